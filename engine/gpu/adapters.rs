@@ -1,0 +1,364 @@
+//! Adapter discovery and selection.
+//!
+//! Every backend is enumerated. Each adapter is probed by opening a device on it; an adapter
+//! whose device cannot be created, or that lacks what tutti's passes need, is listed with the
+//! reason and skipped. The default selection is every working adapter, minus a second backend of
+//! the same physical GPU (the preferred backend wins: Vulkan, Metal, DX12, then GL). Software
+//! rasterisers (lavapipe, llvmpipe) are different drivers rather than one GPU seen twice, so both
+//! are kept.
+
+use super::{GpuContext, GpuError};
+use serde::Serialize;
+use std::panic::AssertUnwindSafe;
+
+/// What to install when there is no adapter.
+pub const NO_ADAPTER_HELP: &str = "tutti needs a Vulkan, Metal, DX12 or OpenGL adapter. On a headless \
+Linux machine without GPU drivers, install Mesa's software rasterisers: `apt-get install mesa-vulkan-drivers` \
+(lavapipe, Vulkan) and `libegl1 libgl1-mesa-dri` (llvmpipe, OpenGL).";
+
+/// Result of probing one adapter.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum AdapterStatus {
+    /// A device opened and has everything tutti needs.
+    Ok,
+    /// Not usable; the reason says why.
+    Unusable {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// One adapter wgpu found, with its probe result.
+#[derive(Debug, Clone, Serialize)]
+pub struct AdapterEntry {
+    /// Stable index within this discovery (enumeration order).
+    pub index: usize,
+    /// Adapter name.
+    pub name: String,
+    /// Backend (`vulkan`, `gl`, ...).
+    pub backend: String,
+    /// Device type (`DiscreteGpu`, `Cpu`, ...).
+    pub device_type: String,
+    /// Driver name.
+    pub driver: String,
+    /// Driver details.
+    pub driver_info: String,
+    /// PCI vendor id.
+    pub vendor: u32,
+    /// PCI device id.
+    pub device: u32,
+    /// Largest 2D texture side.
+    pub max_texture_dimension_2d: u32,
+    /// Largest storage buffer binding, bytes.
+    pub max_storage_buffer_binding_size: u64,
+    /// Storage buffers per shader stage.
+    pub max_storage_buffers_per_shader_stage: u32,
+    /// Largest buffer, bytes.
+    pub max_buffer_size: u64,
+    /// Compute workgroup invocations.
+    pub max_compute_invocations_per_workgroup: u32,
+    /// Whether `multi_draw_indexed_indirect` is available.
+    pub multi_draw_indirect: bool,
+    /// Whether timestamp queries are available.
+    pub timestamp_query: bool,
+    /// Probe result.
+    #[serde(flatten)]
+    pub status: AdapterStatus,
+    /// Index of the adapter this one duplicates (same physical GPU on another backend).
+    pub duplicate_of: Option<usize>,
+    #[serde(skip)]
+    adapter: wgpu::Adapter,
+}
+
+impl AdapterEntry {
+    /// True when the probe succeeded.
+    pub fn is_ok(&self) -> bool {
+        matches!(self.status, AdapterStatus::Ok)
+    }
+
+    /// Short label: `#1 llvmpipe (LLVM 15) [vulkan]`.
+    pub fn label(&self) -> String {
+        format!("#{} {} [{}]", self.index, self.name, self.backend)
+    }
+
+    /// Open a fresh device on this adapter.
+    pub fn open(&self) -> Result<GpuContext, GpuError> {
+        let unusable = |reason: String| GpuError::Unusable {
+            index: self.index,
+            name: self.name.clone(),
+            reason,
+        };
+        check_requirements(&self.adapter).map_err(unusable)?;
+        let adapter = self.adapter.clone();
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+                label: Some("tutti::device"),
+                required_features: wgpu::Features::empty(),
+                required_limits: adapter.limits(),
+                experimental_features: wgpu::ExperimentalFeatures::disabled(),
+                memory_hints: wgpu::MemoryHints::Performance,
+                trace: wgpu::Trace::Off,
+            }))
+        }));
+        match result {
+            Ok(Ok((device, queue))) => Ok(GpuContext::new(self.index, self.label(), adapter, device, queue)),
+            Ok(Err(e)) => Err(unusable(format!("device creation failed: {e}"))),
+            Err(panic) => Err(unusable(format!("device creation panicked: {}", panic_text(&panic)))),
+        }
+    }
+}
+
+fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+/// What tutti's passes need: compute shaders, storage buffers readable from vertex shaders.
+fn check_requirements(adapter: &wgpu::Adapter) -> Result<(), String> {
+    let down = adapter.get_downlevel_capabilities();
+    let limits = adapter.limits();
+    let mut missing = Vec::new();
+    if !down.flags.contains(wgpu::DownlevelFlags::COMPUTE_SHADERS) {
+        missing.push("compute shaders".to_string());
+    }
+    if !down.flags.contains(wgpu::DownlevelFlags::VERTEX_STORAGE) {
+        missing.push("storage buffers in vertex shaders".to_string());
+    }
+    if limits.max_storage_buffers_per_shader_stage < 4 {
+        missing.push(format!(
+            "4 storage buffers per stage (has {})",
+            limits.max_storage_buffers_per_shader_stage
+        ));
+    }
+    if limits.max_compute_workgroup_size_x < 64 || limits.max_compute_invocations_per_workgroup < 64 {
+        missing.push("64-wide compute workgroups".into());
+    }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("lacks {}", missing.join(", ")))
+    }
+}
+
+/// Everything wgpu found, probed.
+pub struct Discovery {
+    /// The instance the adapters belong to.
+    pub instance: wgpu::Instance,
+    /// Every adapter on every backend, in enumeration order.
+    pub adapters: Vec<AdapterEntry>,
+}
+
+fn backend_rank(b: wgpu::Backend) -> u8 {
+    match b {
+        wgpu::Backend::Vulkan => 0,
+        wgpu::Backend::Metal => 1,
+        wgpu::Backend::Dx12 => 2,
+        wgpu::Backend::Gl => 3,
+        _ => 4,
+    }
+}
+
+impl Discovery {
+    /// Enumerate every adapter on every backend and probe each by opening a device.
+    pub fn run() -> Self {
+        let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+        if std::env::var_os("WGPU_BACKEND").is_none() {
+            desc.backends = wgpu::Backends::all();
+        }
+        let instance = wgpu::Instance::new(desc);
+        let found = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
+        let mut adapters: Vec<AdapterEntry> = found
+            .into_iter()
+            .enumerate()
+            .map(|(index, adapter)| {
+                let info = adapter.get_info();
+                let limits = adapter.limits();
+                let features = adapter.features();
+                let mut entry = AdapterEntry {
+                    index,
+                    name: info.name.clone(),
+                    backend: info.backend.to_str().to_string(),
+                    device_type: format!("{:?}", info.device_type),
+                    driver: info.driver.clone(),
+                    driver_info: info.driver_info.clone(),
+                    vendor: info.vendor,
+                    device: info.device,
+                    max_texture_dimension_2d: limits.max_texture_dimension_2d,
+                    max_storage_buffer_binding_size: u64::from(limits.max_storage_buffer_binding_size),
+                    max_storage_buffers_per_shader_stage: limits.max_storage_buffers_per_shader_stage,
+                    max_buffer_size: limits.max_buffer_size,
+                    max_compute_invocations_per_workgroup: limits.max_compute_invocations_per_workgroup,
+                    multi_draw_indirect: features.contains(wgpu::Features::MULTI_DRAW_INDIRECT_COUNT)
+                        || adapter.get_downlevel_capabilities().flags.contains(wgpu::DownlevelFlags::INDIRECT_EXECUTION),
+                    timestamp_query: features.contains(wgpu::Features::TIMESTAMP_QUERY),
+                    status: AdapterStatus::Ok,
+                    duplicate_of: None,
+                    adapter,
+                };
+                entry.status = match entry.open() {
+                    Ok(_) => AdapterStatus::Ok,
+                    Err(GpuError::Unusable { reason, .. }) => AdapterStatus::Unusable { reason },
+                    Err(e) => AdapterStatus::Unusable { reason: e.to_string() },
+                };
+                entry
+            })
+            .collect();
+        // Mark a second backend of the same physical GPU.
+        let ranked: Vec<(usize, u8)> = adapters
+            .iter()
+            .map(|a| (a.index, backend_rank(a.adapter.get_info().backend)))
+            .collect();
+        for i in 0..adapters.len() {
+            let a = &adapters[i];
+            if a.device_type == "Cpu" || a.device == 0 || !a.is_ok() {
+                continue;
+            }
+            let better = adapters.iter().find(|b| {
+                b.index != a.index
+                    && b.is_ok()
+                    && b.vendor == a.vendor
+                    && b.device == a.device
+                    && b.device_type == a.device_type
+                    && (ranked[b.index].1, b.index) < (ranked[a.index].1, a.index)
+            });
+            if let Some(b) = better.map(|b| b.index) {
+                adapters[i].duplicate_of = Some(b);
+            }
+        }
+        Self { instance, adapters }
+    }
+
+    /// Resolve an `--adapters` spec to adapter indices (all of them usable).
+    pub fn select(&self, spec: &AdapterSpec) -> Result<Vec<usize>, GpuError> {
+        if self.adapters.is_empty() {
+            return Err(GpuError::NoAdapters);
+        }
+        let working: Vec<&AdapterEntry> = self.adapters.iter().filter(|a| a.is_ok()).collect();
+        if working.is_empty() {
+            let details = self
+                .adapters
+                .iter()
+                .map(|a| match &a.status {
+                    AdapterStatus::Unusable { reason } => format!("  {}: {reason}", a.label()),
+                    AdapterStatus::Ok => format!("  {}: ok", a.label()),
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            return Err(GpuError::NoUsableAdapters { details });
+        }
+        let bad = |message: String| GpuError::BadSpec {
+            spec: spec.text.clone(),
+            message,
+        };
+        let picked: Vec<usize> = match &spec.kind {
+            SpecKind::Default => working.iter().filter(|a| a.duplicate_of.is_none()).map(|a| a.index).collect(),
+            SpecKind::All => working.iter().map(|a| a.index).collect(),
+            SpecKind::Indices(list) => {
+                let mut out = Vec::new();
+                for &i in list {
+                    let Some(a) = self.adapters.get(i) else {
+                        return Err(bad(format!(
+                            "there is no adapter {i}; `tutti adapters` lists indices 0..{}",
+                            self.adapters.len() - 1
+                        )));
+                    };
+                    if let AdapterStatus::Unusable { reason } = &a.status {
+                        return Err(GpuError::Unusable {
+                            index: i,
+                            name: a.name.clone(),
+                            reason: reason.clone(),
+                        });
+                    }
+                    if !out.contains(&i) {
+                        out.push(i);
+                    }
+                }
+                out
+            }
+            SpecKind::Backend(b) => working.iter().filter(|a| &a.backend == b).map(|a| a.index).collect(),
+        };
+        if picked.is_empty() {
+            return Err(bad("matches no working adapter; run `tutti adapters` to see them".into()));
+        }
+        Ok(picked)
+    }
+
+    /// Open a fresh device on each of these adapters.
+    pub fn open(&self, indices: &[usize]) -> Result<Vec<GpuContext>, GpuError> {
+        indices.iter().map(|&i| self.adapters[i].open()).collect()
+    }
+
+    /// The adapters that were skipped, with reasons, for logs.
+    pub fn skipped(&self) -> Vec<String> {
+        self.adapters
+            .iter()
+            .filter_map(|a| match &a.status {
+                AdapterStatus::Unusable { reason } => Some(format!("{} skipped: {reason}", a.label())),
+                AdapterStatus::Ok => None,
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum SpecKind {
+    Default,
+    All,
+    Indices(Vec<usize>),
+    Backend(String),
+}
+
+/// A parsed `--adapters` value: `default`, `all`, a comma list of indices, or a backend name
+/// (`vulkan`, `metal`, `dx12`, `gl`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdapterSpec {
+    text: String,
+    kind: SpecKind,
+}
+
+impl Default for AdapterSpec {
+    fn default() -> Self {
+        Self {
+            text: "default".into(),
+            kind: SpecKind::Default,
+        }
+    }
+}
+
+impl std::str::FromStr for AdapterSpec {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t = s.trim().to_ascii_lowercase();
+        let kind = match t.as_str() {
+            "" | "default" => SpecKind::Default,
+            "all" => SpecKind::All,
+            "vulkan" | "vk" => SpecKind::Backend("vulkan".into()),
+            "metal" => SpecKind::Backend("metal".into()),
+            "dx12" | "d3d12" => SpecKind::Backend("dx12".into()),
+            "gl" | "gles" | "opengl" => SpecKind::Backend("gl".into()),
+            _ => {
+                let list: Result<Vec<usize>, _> = t.split(',').map(|p| p.trim().parse::<usize>()).collect();
+                SpecKind::Indices(list.map_err(|_| {
+                    format!("{s:?} is not `default`, `all`, a backend (vulkan, metal, dx12, gl) or a comma list of adapter indices")
+                })?)
+            }
+        };
+        Ok(Self { text: s.to_string(), kind })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_parse() {
+        assert_eq!("all".parse::<AdapterSpec>().map(|s| s.kind), Ok(SpecKind::All));
+        assert_eq!("0, 2".parse::<AdapterSpec>().map(|s| s.kind), Ok(SpecKind::Indices(vec![0, 2])));
+        assert_eq!("GL".parse::<AdapterSpec>().map(|s| s.kind), Ok(SpecKind::Backend("gl".into())));
+        assert!("fast".parse::<AdapterSpec>().unwrap_err().contains("not `default`"));
+    }
+}

@@ -1,0 +1,80 @@
+//! # tutti
+//!
+//! A multi-adapter GPU compute and rendering engine for crowds of skinned, animated glTF avatars.
+//! Every adapter wgpu finds (Vulkan, Metal, DX12, GL) can render at once; the CPU side of every
+//! frame runs on rayon.
+//!
+//! ## The path of one frame
+//!
+//! ```text
+//! scenes/*.ron ──scene::load_scene──▶ LoadedScene (validated; errors carry file:line:col or field)
+//!                                        │
+//! assets/*.gltf ─assets::import_gltf──▶ Asset: MeshAsset · Skeleton · Clips   (AssetLibrary cache)
+//!                                        │
+//!                                        ▼
+//!                                      World (placed avatars, draw batches)
+//!                                        │  frame index → time = frame / fps (offscreen)
+//!                                        ▼
+//!                      World::animate: clip sampling + joint palettes, on rayon
+//!                                        │
+//!                        gpu::Discovery picks devices (--adapters), one GpuContext each
+//!                                        ▼
+//!                     render::SceneRenderer on that device:
+//!                        upload palettes + instances once → [compute] skin.wgsl once
+//!                        → [raster] avatar.wgsl per target (multi-resolution) → copy to staging
+//!                                        ▼
+//!                      offscreen: readback → PNG encode (rayon) → temp file + rename
+//! ```
+//!
+//! ## Modules
+//!
+//! | Module | Owns |
+//! |---|---|
+//! | [`assets`] | glTF import, mesh/skeleton/clip types, the procedural humanoid, GLB export |
+//! | [`anim`] | clip sampling, palettes, the CPU skinning twin |
+//! | [`scene`] | scene file format, loading and validation, [`scene::World`] |
+//! | [`gpu`] | adapter discovery/selection, [`gpu::GpuContext`], readback |
+//! | [`render`] | one file per pass (`skin`, `avatar`), meshes, targets, [`render::SceneRenderer`] |
+//! | [`offscreen`] | batch rendering to PNG across devices, atomic writes |
+//!
+//! Shaders live in `shaders/` and are validated with naga by a plain unit test.
+
+#![warn(missing_docs)]
+#![deny(unsafe_code)]
+
+pub mod anim;
+pub mod assets;
+pub mod gpu;
+pub mod offscreen;
+pub mod render;
+pub mod scene;
+
+pub use assets::{Asset, AssetLibrary, AssetRef};
+pub use gpu::{AdapterSpec, Discovery, GpuContext};
+pub use offscreen::{OffscreenOptions, OffscreenReport, render_offscreen};
+pub use render::{FrameRenderer, SceneRenderer, TargetImage};
+pub use scene::{LoadedScene, World, default_scene, load_scene};
+
+#[cfg(test)]
+mod shader_tests {
+    /// Every `.wgsl` file in `shaders/` parses and validates with naga (no GPU needed).
+    #[test]
+    fn every_shader_validates_with_naga() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
+        let mut checked = 0;
+        for entry in std::fs::read_dir(&dir).expect("shaders/ exists") {
+            let path = entry.expect("readable entry").path();
+            if path.extension().and_then(|e| e.to_str()) != Some("wgsl") {
+                continue;
+            }
+            let source = std::fs::read_to_string(&path).expect("readable shader");
+            let module = naga::front::wgsl::parse_str(&source)
+                .unwrap_or_else(|e| panic!("{}: {}", path.display(), e.emit_to_string(&source)));
+            naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::default())
+                .validate(&module)
+                .unwrap_or_else(|e| panic!("{}: {}", path.display(), e.emit_to_string(&source)));
+            checked += 1;
+        }
+        assert!(checked >= 2, "expected the skin and avatar shaders, found {checked}");
+    }
+}

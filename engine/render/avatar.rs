@@ -1,0 +1,224 @@
+//! The avatar raster pass (`shaders/avatar.wgsl`): instanced draws of pre-skinned vertices into
+//! one target, with depth, Lambert sun + ambient lighting and base colour x texture x tint.
+
+use super::gpu_data::MaterialUniform;
+use super::mesh::GpuMesh;
+use super::skin::{storage_entry, uniform};
+use crate::assets::Texture;
+use crate::gpu::GpuContext;
+use wgpu::util::DeviceExt;
+
+/// Colour format of every target (sRGB, so PNG bytes are display-ready).
+pub const COLOR_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8UnormSrgb;
+/// Depth format of every target.
+pub const DEPTH_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Depth32Float;
+
+/// Pipeline, layouts, sampler and fallback texture of the avatar pass, built once per device.
+pub struct AvatarPass {
+    pipeline: wgpu::RenderPipeline,
+    /// Group 0: camera (dynamic), light, skinned vertices, instances, batch params (dynamic).
+    pub frame_layout: wgpu::BindGroupLayout,
+    /// Group 1: material uniform, base colour texture, sampler.
+    pub material_layout: wgpu::BindGroupLayout,
+    sampler: wgpu::Sampler,
+    white: wgpu::TextureView,
+}
+
+impl AvatarPass {
+    /// Build the pipeline on a device.
+    pub fn new(ctx: &GpuContext) -> Self {
+        let device = &ctx.device;
+        let vs = wgpu::ShaderStages::VERTEX;
+        let vf = wgpu::ShaderStages::VERTEX_FRAGMENT;
+        let fs = wgpu::ShaderStages::FRAGMENT;
+        let frame_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("avatar::frame_layout"),
+            entries: &[
+                uniform(0, true, vs),
+                uniform(1, false, fs),
+                storage_entry(2, true, vs),
+                storage_entry(3, true, vs),
+                uniform(4, true, vs),
+            ],
+        });
+        let material_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("avatar::material_layout"),
+            entries: &[
+                uniform(0, false, vf),
+                wgpu::BindGroupLayoutEntry {
+                    binding: 1,
+                    visibility: fs,
+                    ty: wgpu::BindingType::Texture {
+                        sample_type: wgpu::TextureSampleType::Float { filterable: true },
+                        view_dimension: wgpu::TextureViewDimension::D2,
+                        multisampled: false,
+                    },
+                    count: None,
+                },
+                wgpu::BindGroupLayoutEntry {
+                    binding: 2,
+                    visibility: fs,
+                    ty: wgpu::BindingType::Sampler(wgpu::SamplerBindingType::Filtering),
+                    count: None,
+                },
+            ],
+        });
+        let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("avatar::pipeline_layout"),
+            bind_group_layouts: &[Some(&frame_layout), Some(&material_layout)],
+            immediate_size: 0,
+        });
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("avatar::shader"),
+            source: wgpu::ShaderSource::Wgsl(include_str!("../../shaders/avatar.wgsl").into()),
+        });
+        let pipeline = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
+            label: Some("avatar::pipeline"),
+            layout: Some(&layout),
+            vertex: wgpu::VertexState {
+                module: &module,
+                entry_point: Some("vs_main"),
+                compilation_options: Default::default(),
+                buffers: &[Some(wgpu::VertexBufferLayout {
+                    array_stride: 8,
+                    step_mode: wgpu::VertexStepMode::Vertex,
+                    attributes: &wgpu::vertex_attr_array![0 => Float32x2],
+                })],
+            },
+            primitive: wgpu::PrimitiveState {
+                topology: wgpu::PrimitiveTopology::TriangleList,
+                front_face: wgpu::FrontFace::Ccw,
+                // glTF materials may be double-sided; depth testing hides back faces anyway.
+                cull_mode: None,
+                ..Default::default()
+            },
+            depth_stencil: Some(wgpu::DepthStencilState {
+                format: DEPTH_FORMAT,
+                depth_write_enabled: Some(true),
+                depth_compare: Some(wgpu::CompareFunction::Less),
+                stencil: Default::default(),
+                bias: Default::default(),
+            }),
+            multisample: wgpu::MultisampleState::default(),
+            fragment: Some(wgpu::FragmentState {
+                module: &module,
+                entry_point: Some("fs_main"),
+                compilation_options: Default::default(),
+                targets: &[Some(wgpu::ColorTargetState {
+                    format: COLOR_FORMAT,
+                    blend: None,
+                    write_mask: wgpu::ColorWrites::ALL,
+                })],
+            }),
+            multiview_mask: None,
+            cache: None,
+        });
+        let sampler = device.create_sampler(&wgpu::SamplerDescriptor {
+            label: Some("avatar::sampler"),
+            address_mode_u: wgpu::AddressMode::Repeat,
+            address_mode_v: wgpu::AddressMode::Repeat,
+            mag_filter: wgpu::FilterMode::Linear,
+            min_filter: wgpu::FilterMode::Linear,
+            ..Default::default()
+        });
+        let white = upload_texture(
+            ctx,
+            "avatar::white",
+            &Texture {
+                width: 1,
+                height: 1,
+                rgba: vec![255; 4],
+            },
+        );
+        Self {
+            pipeline,
+            frame_layout,
+            material_layout,
+            sampler,
+            white,
+        }
+    }
+
+    /// Bind group for one material (white texture when it has none).
+    pub fn material_group(
+        &self,
+        ctx: &GpuContext,
+        label: &str,
+        uniform: &MaterialUniform,
+        texture: Option<&Texture>,
+    ) -> wgpu::BindGroup {
+        let buffer = ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(&format!("avatar::material[{label}]")),
+            contents: bytemuck::bytes_of(uniform),
+            usage: wgpu::BufferUsages::UNIFORM,
+        });
+        let own_view = texture.map(|t| upload_texture(ctx, &format!("avatar::texture[{label}]"), t));
+        let view = own_view.as_ref().unwrap_or(&self.white);
+        ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(&format!("avatar::material_group[{label}]")),
+            layout: &self.material_layout,
+            entries: &[
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: buffer.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: wgpu::BindingResource::TextureView(view),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 2,
+                    resource: wgpu::BindingResource::Sampler(&self.sampler),
+                },
+            ],
+        })
+    }
+
+    /// Record the draws of every batch chunk into an open render pass.
+    ///
+    /// `chunks`: mesh, dynamic offset of its batch params, instance count.
+    pub fn record(
+        &self,
+        pass: &mut wgpu::RenderPass<'_>,
+        frame_group: &wgpu::BindGroup,
+        camera_offset: u32,
+        chunks: &[(&GpuMesh, u32, u32)],
+    ) {
+        pass.set_pipeline(&self.pipeline);
+        for &(mesh, params_offset, instances) in chunks {
+            pass.set_bind_group(0, frame_group, &[camera_offset, params_offset]);
+            pass.set_vertex_buffer(0, mesh.uvs.slice(..));
+            pass.set_index_buffer(mesh.indices.slice(..), wgpu::IndexFormat::Uint32);
+            for (sm, group) in &mesh.submeshes {
+                pass.set_bind_group(1, group, &[]);
+                pass.draw_indexed(sm.first_index..sm.first_index + sm.index_count, 0, 0..instances);
+            }
+        }
+    }
+}
+
+fn upload_texture(ctx: &GpuContext, label: &str, t: &Texture) -> wgpu::TextureView {
+    let texture = ctx.device.create_texture_with_data(
+        &ctx.queue,
+        &wgpu::TextureDescriptor {
+            label: Some(label),
+            size: wgpu::Extent3d {
+                width: t.width,
+                height: t.height,
+                depth_or_array_layers: 1,
+            },
+            mip_level_count: 1,
+            sample_count: 1,
+            dimension: wgpu::TextureDimension::D2,
+            format: wgpu::TextureFormat::Rgba8UnormSrgb,
+            usage: wgpu::TextureUsages::TEXTURE_BINDING,
+            view_formats: &[],
+        },
+        wgpu::util::TextureDataOrder::LayerMajor,
+        &t.rgba,
+    );
+    texture.create_view(&wgpu::TextureViewDescriptor {
+        label: Some(label),
+        ..Default::default()
+    })
+}

@@ -1,0 +1,88 @@
+//! GPU copies of an asset's mesh: rest vertices for the skin pass, UVs and indices for the raster
+//! pass, and one bind group per material.
+
+use super::avatar::AvatarPass;
+use super::gpu_data::{MaterialUniform, RestVertex};
+use super::skin::SkinPass;
+use crate::assets::{Asset, Submesh};
+use crate::gpu::GpuContext;
+use wgpu::util::DeviceExt;
+
+/// An asset's geometry on one device.
+pub struct GpuMesh {
+    /// Vertices per avatar.
+    pub vertex_count: u32,
+    /// Group 1 of the skin pass.
+    pub rest_group: wgpu::BindGroup,
+    /// TEXCOORD_0 per vertex (vertex buffer slot 0 of the raster pass).
+    pub uvs: wgpu::Buffer,
+    /// Triangle indices.
+    pub indices: wgpu::Buffer,
+    /// Index ranges and their material bind groups.
+    pub submeshes: Vec<(Submesh, wgpu::BindGroup)>,
+    _rest: wgpu::Buffer,
+}
+
+impl GpuMesh {
+    /// Upload an asset.
+    pub fn new(ctx: &GpuContext, skin: &SkinPass, avatar: &AvatarPass, asset: &Asset) -> Self {
+        let device = &ctx.device;
+        let name = &asset.name;
+        let rest: Vec<RestVertex> = asset
+            .mesh
+            .vertices
+            .iter()
+            .map(|v| RestVertex {
+                position: v.position.extend(1.0).to_array(),
+                normal: v.normal.extend(0.0).to_array(),
+                joints: v.joints,
+                weights: v.weights,
+            })
+            .collect();
+        let rest_buf = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(&format!("mesh::rest[{name}]")),
+            contents: bytemuck::cast_slice(&rest),
+            usage: wgpu::BufferUsages::STORAGE,
+        });
+        let rest_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(&format!("mesh::rest_group[{name}]")),
+            layout: &skin.mesh_layout,
+            entries: &[wgpu::BindGroupEntry {
+                binding: 0,
+                resource: rest_buf.as_entire_binding(),
+            }],
+        });
+        let uv: Vec<[f32; 2]> = asset.mesh.vertices.iter().map(|v| v.uv.to_array()).collect();
+        let uvs = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(&format!("mesh::uv[{name}]")),
+            contents: bytemuck::cast_slice(&uv),
+            usage: wgpu::BufferUsages::VERTEX,
+        });
+        let indices = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(&format!("mesh::indices[{name}]")),
+            contents: bytemuck::cast_slice(&asset.mesh.indices),
+            usage: wgpu::BufferUsages::INDEX,
+        });
+        let submeshes = asset
+            .mesh
+            .submeshes
+            .iter()
+            .map(|sm| {
+                let material = asset.mesh.materials.get(sm.material).cloned().unwrap_or_default();
+                let uniform = MaterialUniform {
+                    base_color: material.base_color.to_array(),
+                };
+                let group = avatar.material_group(ctx, &format!("{name}/{}", material.name), &uniform, material.texture.as_deref());
+                (*sm, group)
+            })
+            .collect();
+        Self {
+            vertex_count: rest.len() as u32,
+            rest_group,
+            uvs,
+            indices,
+            submeshes,
+            _rest: rest_buf,
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! The scene file format (RON). Every optional field has its default documented here; the
+//! `scenes/default.ron` file shows them all.
+
+use serde::{Deserialize, Serialize};
+
+/// A scene: what to render, from where, at which sizes, for which frames.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename = "Scene")]
+pub struct SceneDesc {
+    /// Scene name; also the output folder name. Letters, digits, `-`, `_` and `.`.
+    pub name: String,
+    /// Frames per second; offscreen time of frame `f` is `f / fps`. Default 24.
+    #[serde(default = "default_fps")]
+    pub fps: f32,
+    /// Frame range `(start, end)`, end exclusive. Default `(0, 48)`.
+    #[serde(default = "default_frames")]
+    pub frames: (u32, u32),
+    /// The camera. Default: see [`Camera`].
+    #[serde(default)]
+    pub camera: Camera,
+    /// Output targets; at least one. Every target of a frame shares the frame's animation,
+    /// uploads and skinning.
+    pub targets: Vec<TargetDesc>,
+    /// Sky, sun and ambient light. Default: see [`Environment`].
+    #[serde(default)]
+    pub environment: Environment,
+    /// Avatar groups; at least one.
+    pub avatars: Vec<AvatarGroup>,
+}
+
+fn default_fps() -> f32 {
+    24.0
+}
+fn default_frames() -> (u32, u32) {
+    (0, 48)
+}
+
+/// A perspective camera looking from `eye` at `target`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Camera {
+    /// Eye position. Default `(0.0, 1.6, 6.0)`.
+    pub eye: (f32, f32, f32),
+    /// Look-at point. Default `(0.0, 0.9, 0.0)`.
+    pub target: (f32, f32, f32),
+    /// Vertical field of view in degrees. Default 40.
+    pub fov_y: f32,
+    /// Near plane. Default 0.05.
+    pub near: f32,
+    /// Far plane. Default 500.
+    pub far: f32,
+}
+
+impl Default for Camera {
+    fn default() -> Self {
+        Self {
+            eye: (0.0, 1.6, 6.0),
+            target: (0.0, 0.9, 0.0),
+            fov_y: 40.0,
+            near: 0.05,
+            far: 500.0,
+        }
+    }
+}
+
+/// A named output image size.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetDesc {
+    /// Target name; also the output sub-folder name.
+    pub name: String,
+    /// Width in pixels (1 ..= 8192, and within the device's texture limit).
+    pub width: u32,
+    /// Height in pixels (1 ..= 8192, and within the device's texture limit).
+    pub height: u32,
+}
+
+/// Environment basics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Environment {
+    /// Sky (clear) colour, sRGB 0..1. Default `(0.53, 0.70, 0.88)`.
+    pub sky: (f32, f32, f32),
+    /// Direction the sunlight travels (need not be normalised). Default `(-0.4, -1.0, -0.6)`.
+    pub sun_direction: (f32, f32, f32),
+    /// Sun colour and intensity, linear. Default `(1.0, 0.96, 0.88)`.
+    pub sun_color: (f32, f32, f32),
+    /// Ambient light level, linear 0..1. Default 0.3.
+    pub ambient: f32,
+}
+
+impl Default for Environment {
+    fn default() -> Self {
+        Self {
+            sky: (0.53, 0.70, 0.88),
+            sun_direction: (-0.4, -1.0, -0.6),
+            sun_color: (1.0, 0.96, 0.88),
+            ambient: 0.3,
+        }
+    }
+}
+
+/// How a group's avatars are placed around [`AvatarGroup::position`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Layout {
+    /// Rows of `columns` avatars, `spacing` apart, centred on the group position, facing +Z.
+    Grid {
+        /// Avatars per row (0 means a square-ish grid).
+        #[serde(default)]
+        columns: u32,
+        /// Distance between neighbours.
+        spacing: f32,
+    },
+    /// A ring whose circumference gives each avatar `spacing`, every avatar facing along the ring.
+    Circle {
+        /// Distance between neighbours along the ring.
+        spacing: f32,
+    },
+}
+
+impl Default for Layout {
+    fn default() -> Self {
+        Layout::Grid {
+            columns: 0,
+            spacing: 1.0,
+        }
+    }
+}
+
+/// A group of identical avatars.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AvatarGroup {
+    /// Asset: a built-in name (`RiggedFigure`, `RiggedSimple`, `SimpleSkin`), `humanoid` or
+    /// `humanoid:<low|medium|high|ultra>`, or a `.gltf`/`.glb` path relative to the scene file.
+    pub asset: String,
+    /// Number of avatars (1 ..= 100000). Default 1.
+    #[serde(default = "one_u32")]
+    pub count: u32,
+    /// Placement. Default `Grid(columns: 0, spacing: 1.0)`.
+    #[serde(default)]
+    pub layout: Layout,
+    /// Group centre. Default `(0, 0, 0)`.
+    #[serde(default)]
+    pub position: (f32, f32, f32),
+    /// Extra rotation about +Y in degrees applied to every avatar. Default 0.
+    #[serde(default)]
+    pub yaw: f32,
+    /// Uniform scale. Default 1.
+    #[serde(default = "one_f32")]
+    pub scale: f32,
+    /// Clip name; default: the asset's first clip. An asset without clips holds its rest pose.
+    #[serde(default)]
+    pub clip: Option<String>,
+    /// Playback speed multiplier. Default 1.
+    #[serde(default = "one_f32")]
+    pub speed: f32,
+    /// Time offset of the whole group, in seconds. Default 0.
+    #[serde(default)]
+    pub phase_offset: f32,
+    /// Fraction of the clip (0..1) spread evenly across the group's avatars. Default 0.
+    #[serde(default)]
+    pub phase_spread: f32,
+    /// Colour multiplied with the material's base colour (linear RGB). Default `(1, 1, 1)`.
+    #[serde(default = "white")]
+    pub tint: (f32, f32, f32),
+}
+
+fn one_u32() -> u32 {
+    1
+}
+fn one_f32() -> f32 {
+    1.0
+}
+fn white() -> (f32, f32, f32) {
+    (1.0, 1.0, 1.0)
+}

@@ -1,0 +1,283 @@
+//! Scenes: the RON file format ([`SceneDesc`]), loading with errors that point at the file, line,
+//! column or field, and the [`World`] state built from a loaded scene.
+
+mod format;
+mod world;
+
+pub use format::{AvatarGroup, Camera, Environment, Layout, SceneDesc, TargetDesc};
+pub use world::{Avatar, DrawBatch, FrameAnimation, World};
+
+use crate::assets::{Asset, AssetLibrary, AssetRef};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The built-in default scene (`scenes/default.ron`, compiled in).
+pub const DEFAULT_SCENE: &str = include_str!("../../scenes/default.ron");
+
+/// Largest accepted target side, in pixels (devices may allow less; that is checked at render).
+pub const MAX_TARGET_SIDE: u32 = 8192;
+/// Largest accepted avatar count per group.
+pub const MAX_GROUP_COUNT: u32 = 100_000;
+
+/// One semantic problem in a scene, located by its field path (`avatars[1].clip`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Field path inside the scene.
+    pub field: String,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+/// Errors from loading a scene.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SceneError {
+    /// The scene file could not be read.
+    #[error("{path}: cannot read the scene file: {source}")]
+    Io {
+        /// Scene file.
+        path: PathBuf,
+        /// Underlying error.
+        source: std::io::Error,
+    },
+    /// RON syntax (or unknown/missing field) error at a position.
+    #[error("{path}:{line}:{column}: {message}")]
+    Syntax {
+        /// Scene file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// Parser message.
+        message: String,
+    },
+    /// The file parsed but its content is wrong; every problem found is listed.
+    #[error("{}", ProblemList { path, problems })]
+    Invalid {
+        /// Scene file.
+        path: PathBuf,
+        /// All problems found.
+        problems: Vec<Problem>,
+    },
+}
+
+struct ProblemList<'a> {
+    path: &'a Path,
+    problems: &'a [Problem],
+}
+
+impl fmt::Display for ProblemList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.problems.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{}: {}: {}", self.path.display(), p.field, p.message)?;
+        }
+        Ok(())
+    }
+}
+
+/// A validated scene with its assets resolved.
+#[derive(Debug, Clone)]
+pub struct LoadedScene {
+    /// The scene as written (defaults filled in).
+    pub desc: SceneDesc,
+    /// Where it came from (`<builtin default>` for the compiled-in scene).
+    pub source: PathBuf,
+    /// Per avatar group: the asset and the clip index (`None`: rest pose).
+    pub groups: Vec<(Arc<Asset>, Option<usize>)>,
+}
+
+impl LoadedScene {
+    /// Build the [`World`] for this scene.
+    pub fn world(&self) -> World {
+        World::new(self)
+    }
+}
+
+/// Load and validate a scene file.
+pub fn load_scene(path: &Path, library: &AssetLibrary) -> Result<LoadedScene, SceneError> {
+    let text = std::fs::read_to_string(path).map_err(|source| SceneError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_scene(&text, path, path.parent(), library)
+}
+
+/// Load the built-in default scene.
+pub fn default_scene(library: &AssetLibrary) -> Result<LoadedScene, SceneError> {
+    parse_scene(DEFAULT_SCENE, Path::new("<builtin default>"), None, library)
+}
+
+/// Parse and validate scene text. `source` names it in errors; relative asset paths resolve in
+/// `base_dir`.
+pub fn parse_scene(
+    text: &str,
+    source: &Path,
+    base_dir: Option<&Path>,
+    library: &AssetLibrary,
+) -> Result<LoadedScene, SceneError> {
+    let desc: SceneDesc = ron::Options::default().from_str(text).map_err(|e| SceneError::Syntax {
+        path: source.to_path_buf(),
+        line: e.span.start.line,
+        column: e.span.start.col,
+        message: e.code.to_string(),
+    })?;
+    let mut problems = Vec::new();
+    let mut bad = |field: String, message: String| problems.push(Problem { field, message });
+
+    if !valid_name(&desc.name) {
+        bad("name".into(), format!("{:?} is not usable as a folder name; use letters, digits, '-', '_' or '.'", desc.name));
+    }
+    if !(desc.fps.is_finite() && desc.fps > 0.0 && desc.fps <= 1000.0) {
+        bad("fps".into(), format!("{} is not a frame rate; use a value in (0, 1000]", desc.fps));
+    }
+    if desc.frames.1 <= desc.frames.0 {
+        bad("frames".into(), format!("the range ({}, {}) is empty; the end is exclusive and must exceed the start", desc.frames.0, desc.frames.1));
+    }
+    let c = &desc.camera;
+    let v3 = |v: (f32, f32, f32)| glam::Vec3::new(v.0, v.1, v.2);
+    if !(v3(c.eye).is_finite() && v3(c.target).is_finite()) || (v3(c.eye) - v3(c.target)).length() < 1e-6 {
+        bad("camera".into(), "eye and target must be finite and distinct".into());
+    }
+    if !(c.fov_y > 1.0 && c.fov_y < 179.0) {
+        bad("camera.fov_y".into(), format!("{} degrees is outside (1, 179)", c.fov_y));
+    }
+    if !(c.near > 0.0 && c.far > c.near && c.far.is_finite()) {
+        bad("camera.near".into(), format!("near {} and far {} must satisfy 0 < near < far", c.near, c.far));
+    }
+    if desc.targets.is_empty() {
+        bad("targets".into(), "no output target; add one, e.g. (name: \"main\", width: 640, height: 360)".into());
+    }
+    for (i, t) in desc.targets.iter().enumerate() {
+        if !valid_name(&t.name) {
+            bad(format!("targets[{i}].name"), format!("{:?} is not usable as a folder name", t.name));
+        }
+        if desc.targets[..i].iter().any(|o| o.name == t.name) {
+            bad(format!("targets[{i}].name"), format!("{:?} is used by an earlier target", t.name));
+        }
+        for (side, v) in [("width", t.width), ("height", t.height)] {
+            if v == 0 {
+                bad(format!("targets[{i}].{side}"), "is zero; a target needs at least one pixel".into());
+            } else if v > MAX_TARGET_SIDE {
+                bad(format!("targets[{i}].{side}"), format!("{v} exceeds the limit of {MAX_TARGET_SIDE} pixels"));
+            }
+        }
+    }
+    let env = &desc.environment;
+    if !(v3(env.sky).is_finite() && v3(env.sun_color).is_finite() && env.ambient.is_finite()) {
+        bad("environment".into(), "colours and ambient must be finite numbers".into());
+    }
+    if !v3(env.sun_direction).is_finite() || v3(env.sun_direction).length() < 1e-6 {
+        bad("environment.sun_direction".into(), "must be a non-zero vector".into());
+    }
+    if desc.avatars.is_empty() {
+        bad("avatars".into(), "no avatar group; add one, e.g. (asset: \"RiggedFigure\", count: 4)".into());
+    }
+    let mut groups = Vec::new();
+    for (i, g) in desc.avatars.iter().enumerate() {
+        let f = |name: &str| format!("avatars[{i}].{name}");
+        if g.count == 0 || g.count > MAX_GROUP_COUNT {
+            bad(f("count"), format!("{} is outside 1 ..= {MAX_GROUP_COUNT}", g.count));
+        }
+        let spacing = match g.layout {
+            Layout::Grid { spacing, .. } | Layout::Circle { spacing } => spacing,
+        };
+        if !(spacing.is_finite() && spacing >= 0.0) {
+            bad(f("layout"), format!("spacing {spacing} must be a finite, non-negative number"));
+        }
+        if !(g.scale.is_finite() && g.scale > 0.0) {
+            bad(f("scale"), format!("{} must be positive", g.scale));
+        }
+        if !(g.speed.is_finite() && g.phase_offset.is_finite() && g.phase_spread.is_finite() && g.yaw.is_finite()) {
+            bad(f("speed"), "speed, yaw, phase_offset and phase_spread must be finite".into());
+        }
+        if !v3(g.position).is_finite() || !v3(g.tint).is_finite() {
+            bad(f("position"), "position and tint must be finite".into());
+        }
+        let asset = match AssetRef::parse(&g.asset, base_dir).and_then(|r| library.load(&r)) {
+            Ok(a) => a,
+            Err(e) => {
+                bad(f("asset"), e.to_string());
+                continue;
+            }
+        };
+        let clip = match &g.clip {
+            None => (!asset.clips.is_empty()).then_some(0),
+            Some(name) => match asset.clip_index(name) {
+                Some(c) => Some(c),
+                None => {
+                    bad(f("clip"), format!("asset {:?} has no clip {name:?}; its clips are {}", g.asset, asset.clip_names()));
+                    continue;
+                }
+            },
+        };
+        groups.push((asset, clip));
+    }
+    if problems.is_empty() {
+        Ok(LoadedScene {
+            desc,
+            source: source.to_path_buf(),
+            groups,
+        })
+    } else {
+        Err(SceneError::Invalid {
+            path: source.to_path_buf(),
+            problems,
+        })
+    }
+}
+
+fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s != "."
+        && s != ".."
+        && s.len() <= 128
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<LoadedScene, SceneError> {
+        parse_scene(text, Path::new("test.ron"), None, &AssetLibrary::new())
+    }
+
+    #[test]
+    fn default_scene_loads() {
+        let s = default_scene(&AssetLibrary::new()).expect("default scene is valid");
+        assert!(s.desc.targets.len() >= 2);
+        assert!(s.desc.avatars.iter().any(|g| g.asset == "RiggedFigure"));
+    }
+
+    #[test]
+    fn syntax_error_has_line_and_column() {
+        let err = parse("Scene(\n  name: \"x\",\n  fps: 24.0\n  targets: [],\n)").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.starts_with("test.ron:4:"), "{msg}");
+    }
+
+    #[test]
+    fn all_semantic_problems_are_reported() {
+        let err = parse(
+            r#"(name: "x", frames: (5, 5),
+               targets: [(name: "a", width: 0, height: 10), (name: "b", width: 9000, height: 10)],
+               avatars: [(asset: "Nope"), (asset: "RiggedFigure", clip: "dance")])"#,
+        )
+        .unwrap_err();
+        let msg = err.to_string();
+        for needle in [
+            "test.ron: frames:",
+            "targets[0].width: is zero",
+            "targets[1].width: 9000 exceeds",
+            "avatars[0].asset: unknown asset \"Nope\"",
+            "avatars[1].clip: asset \"RiggedFigure\" has no clip \"dance\"",
+        ] {
+            assert!(msg.contains(needle), "missing {needle:?} in:\n{msg}");
+        }
+    }
+}
