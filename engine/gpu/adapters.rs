@@ -91,6 +91,8 @@ impl AdapterEntry {
         };
         check_requirements(&self.adapter).map_err(unusable)?;
         let adapter = self.adapter.clone();
+        let exclusive = (adapter.get_info().backend == wgpu::Backend::Gl)
+            .then(|| super::context::ExclusiveGuard::acquire(format!("gl:{}:{}", self.name, self.driver_info)));
         let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
             pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
                 label: Some("tutti::device"),
@@ -102,7 +104,7 @@ impl AdapterEntry {
             }))
         }));
         match result {
-            Ok(Ok((device, queue))) => Ok(GpuContext::new(self.index, self.label(), adapter, device, queue)),
+            Ok(Ok((device, queue))) => Ok(GpuContext::with_guard(self.index, self.label(), adapter, device, queue, exclusive)),
             Ok(Err(e)) => Err(unusable(format!("device creation failed: {e}"))),
             Err(panic) => Err(unusable(format!("device creation panicked: {}", panic_text(&panic)))),
         }

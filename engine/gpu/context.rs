@@ -1,7 +1,42 @@
 //! [`GpuContext`]: one opened device, passed by reference to every pass.
 
 use super::GpuError;
-use std::sync::{Arc, Mutex};
+use std::collections::HashSet;
+use std::sync::{Arc, Condvar, Mutex};
+
+/// wgpu's GL backend gives every device of one adapter the adapter's single GL context, and
+/// two such devices used from different threads corrupt each other's state (seen on llvmpipe:
+/// frames rendered with another device's data). So at most one device per GL adapter is open at
+/// a time in a process: opening a second one waits until the first is dropped.
+static EXCLUSIVE: (Mutex<Option<HashSet<String>>>, Condvar) = (Mutex::new(None), Condvar::new());
+
+/// Held by a [`GpuContext`] on an adapter that allows one device at a time.
+pub(crate) struct ExclusiveGuard {
+    key: String,
+}
+
+impl ExclusiveGuard {
+    /// Wait until no other device is open on the adapter identified by `key`, then claim it.
+    pub(crate) fn acquire(key: String) -> Self {
+        let (lock, cv) = &EXCLUSIVE;
+        let mut held = lock.lock().unwrap_or_else(|e| e.into_inner());
+        while held.get_or_insert_with(HashSet::new).contains(&key) {
+            held = cv.wait(held).unwrap_or_else(|e| e.into_inner());
+        }
+        held.get_or_insert_with(HashSet::new).insert(key.clone());
+        Self { key }
+    }
+}
+
+impl Drop for ExclusiveGuard {
+    fn drop(&mut self) {
+        let (lock, cv) = &EXCLUSIVE;
+        if let Some(set) = lock.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            set.remove(&self.key);
+        }
+        cv.notify_all();
+    }
+}
 
 /// One device on one adapter, with the error state the uncaptured-error handler records.
 pub struct GpuContext {
@@ -19,17 +54,25 @@ pub struct GpuContext {
     pub limits: wgpu::Limits,
     /// First uncaptured error (validation, out of memory, internal) or device loss, if any.
     fatal: Arc<Mutex<Option<String>>>,
+    /// Declared last so it is released after the device is dropped.
+    _exclusive: Option<ExclusiveGuard>,
 }
 
 impl GpuContext {
-    /// Wrap an opened device and install an uncaptured-error handler and a device-lost callback
-    /// that record (and log once) the first problem.
-    pub fn new(
+    /// Wrap a device the host application opened itself (embedding tutti on the host's own
+    /// wgpu device). Installs an uncaptured-error handler and a device-lost callback that record
+    /// (and log once) the first problem; [`Self::check`] reports it.
+    pub fn new(index: usize, label: String, adapter: wgpu::Adapter, device: wgpu::Device, queue: wgpu::Queue) -> Self {
+        Self::with_guard(index, label, adapter, device, queue, None)
+    }
+
+    pub(crate) fn with_guard(
         index: usize,
         label: String,
         adapter: wgpu::Adapter,
         device: wgpu::Device,
         queue: wgpu::Queue,
+        exclusive: Option<ExclusiveGuard>,
     ) -> Self {
         let fatal: Arc<Mutex<Option<String>>> = Arc::default();
         let (f1, l1) = (fatal.clone(), label.clone());
@@ -57,6 +100,7 @@ impl GpuContext {
             queue,
             limits,
             fatal,
+            _exclusive: exclusive,
         }
     }
 

@@ -1,0 +1,131 @@
+//! Shared helpers for GPU integration tests: one adapter list per test binary, a fresh device per
+//! test, and golden-image comparison.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use tutti::gpu::{Discovery, GpuContext};
+
+/// The adapter list, discovered once per test binary.
+pub fn discovery() -> &'static Discovery {
+    static D: OnceLock<Discovery> = OnceLock::new();
+    D.get_or_init(Discovery::run)
+}
+
+/// True when missing software adapters must fail the test (CI sets `TUTTI_REQUIRE_ADAPTERS=1`).
+fn required() -> bool {
+    std::env::var("TUTTI_REQUIRE_ADAPTERS").is_ok_and(|v| v == "1")
+}
+
+fn find(backend: &str) -> Option<usize> {
+    discovery()
+        .adapters
+        .iter()
+        .find(|a| a.backend == backend && a.device_type == "Cpu" && a.is_ok())
+        .map(|a| a.index)
+}
+
+fn open_or_skip(backend: &str, what: &str) -> Option<GpuContext> {
+    match find(backend) {
+        Some(i) => Some(discovery().adapters[i].open().unwrap_or_else(|e| panic!("{what}: {e}"))),
+        None if required() => panic!(
+            "{what} ({backend}, software) is required (TUTTI_REQUIRE_ADAPTERS=1) but absent; adapters: {:?}",
+            discovery().adapters.iter().map(|a| a.label()).collect::<Vec<_>>()
+        ),
+        None => {
+            eprintln!("SKIPPED: {what} is not installed on this machine");
+            None
+        }
+    }
+}
+
+/// A fresh device on lavapipe (Mesa's Vulkan software rasteriser).
+pub fn lavapipe() -> Option<GpuContext> {
+    open_or_skip("vulkan", "lavapipe")
+}
+
+/// A fresh device on llvmpipe (Mesa's OpenGL software rasteriser).
+pub fn llvmpipe() -> Option<GpuContext> {
+    open_or_skip("gl", "llvmpipe")
+}
+
+/// Both software adapters, lavapipe first.
+pub fn software_adapters() -> Vec<GpuContext> {
+    [lavapipe(), llvmpipe()].into_iter().flatten().collect()
+}
+
+/// Path under `tests/`.
+pub fn tests_path(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests").join(rel)
+}
+
+/// Image difference statistics.
+#[derive(Debug)]
+pub struct Diff {
+    /// Mean absolute channel difference (0..255).
+    pub mean: f64,
+    /// Fraction of pixels whose largest channel difference exceeds 16.
+    pub bad_fraction: f64,
+    /// Largest channel difference.
+    pub max: u8,
+}
+
+/// Compare two RGBA8 images of the same size.
+pub fn diff(a: &[u8], b: &[u8]) -> Diff {
+    assert_eq!(a.len(), b.len(), "image sizes differ");
+    let mut sum = 0u64;
+    let mut bad = 0usize;
+    let mut max = 0u8;
+    for (pa, pb) in a.chunks_exact(4).zip(b.chunks_exact(4)) {
+        let mut m = 0u8;
+        for k in 0..3 {
+            let d = pa[k].abs_diff(pb[k]);
+            sum += u64::from(d);
+            m = m.max(d);
+        }
+        max = max.max(m);
+        if m > 16 {
+            bad += 1;
+        }
+    }
+    let pixels = a.len() / 4;
+    Diff {
+        mean: sum as f64 / (pixels * 3) as f64,
+        bad_fraction: bad as f64 / pixels as f64,
+        max,
+    }
+}
+
+/// Tolerance of golden-image tests: mean channel difference at most 1.0 (of 255) and at most
+/// 0.5 % of pixels off by more than 16 levels. This absorbs rasteriser differences along
+/// silhouette edges between Mesa versions while catching any change in pose, colour or framing.
+pub fn assert_matches_golden(name: &str, width: u32, height: u32, rgba: &[u8]) {
+    let path = tests_path(&format!("golden/{name}.png"));
+    if std::env::var("TUTTI_BLESS").is_ok_and(|v| v == "1") {
+        std::fs::create_dir_all(path.parent().expect("golden dir")).expect("create golden dir");
+        let png = tutti::offscreen::encode_png(width, height, rgba).expect("encode");
+        std::fs::write(&path, png).expect("write golden");
+        eprintln!("blessed {}", path.display());
+        return;
+    }
+    let golden = image::open(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}; run with TUTTI_BLESS=1 to create it", path.display()))
+        .to_rgba8();
+    assert_eq!((golden.width(), golden.height()), (width, height), "{name}: size differs from golden");
+    let d = diff(golden.as_raw(), rgba);
+    if d.mean > 1.0 || d.bad_fraction > 0.005 {
+        let actual = std::env::temp_dir().join(format!("tutti-actual-{name}.png"));
+        let _ = std::fs::write(&actual, tutti::offscreen::encode_png(width, height, rgba).unwrap_or_default());
+        panic!("{name}: differs from {}: {d:?}; actual image saved to {}", path.display(), actual.display());
+    }
+}
+
+/// Fraction of pixels that differ from the top-left pixel (the sky) by more than 8 levels.
+pub fn covered_fraction(rgba: &[u8]) -> f64 {
+    let sky = &rgba[..4];
+    let covered = rgba
+        .chunks_exact(4)
+        .filter(|p| (0..3).any(|k| p[k].abs_diff(sky[k]) > 8))
+        .count();
+    covered as f64 / (rgba.len() / 4) as f64
+}
