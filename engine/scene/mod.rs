@@ -120,7 +120,9 @@ pub fn parse_scene(
     base_dir: Option<&Path>,
     library: &AssetLibrary,
 ) -> Result<LoadedScene, SceneError> {
-    let desc: SceneDesc = ron::Options::default().from_str(text).map_err(|e| SceneError::Syntax {
+    let desc: SceneDesc = ron::Options::default()
+        .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
+        .from_str(text).map_err(|e| SceneError::Syntax {
         path: source.to_path_buf(),
         line: e.span.start.line,
         column: e.span.start.col,
