@@ -42,7 +42,23 @@ pub fn import_gltf_slice(
         path: origin.to_path_buf(),
         base_dir: base_dir.map(Path::to_path_buf),
     };
-    importer.run(bytes, name)
+    if bytes.starts_with(b"glTF") {
+        // The gltf crate subtracts the header size from the declared length unchecked.
+        let declared = bytes.get(8..12).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        if declared.is_none_or(|len| len < 12) {
+            return Err(AssetError::Parse {
+                path: origin.to_path_buf(),
+                message: "the GLB header is truncated or declares an impossible length".into(),
+            });
+        }
+    }
+    // Belt and braces: a malformed file must never take the process down.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| importer.run(bytes, name))).unwrap_or_else(|_| {
+        Err(AssetError::Invalid {
+            path: origin.to_path_buf(),
+            message: "the file is malformed in a way the glTF reader could not handle".into(),
+        })
+    })
 }
 
 struct Importer {
@@ -78,6 +94,8 @@ impl Importer {
         let mut mesh = MeshAsset::default();
         let mut material_map: HashMap<Option<usize>, usize> = HashMap::new();
         let mut texture_cache: HashMap<usize, Arc<Texture>> = HashMap::new();
+        // Primitives that share their attribute accessors (and skin) share vertices.
+        let mut vertex_sets: HashMap<(Vec<(String, usize)>, Option<usize>, usize), (u32, usize)> = HashMap::new();
 
         for node in doc.nodes() {
             let Some(gmesh) = node.mesh() else { continue };
@@ -134,6 +152,33 @@ impl Importer {
                     continue;
                 }
                 let reader = prim.reader(get);
+                let mut attr_key: Vec<(String, usize)> =
+                    prim.attributes().map(|(sem, acc)| (sem.to_string(), acc.index())).collect();
+                attr_key.sort();
+                let set_key = (attr_key, node.skin().map(|s| s.index()), our_node);
+                let material_index = prim.material().index();
+                let mat = match material_map.get(&material_index) {
+                    Some(&m) => m,
+                    None => {
+                        let m = self.material(&prim.material(), &buffers, &mut texture_cache)?;
+                        mesh.materials.push(m);
+                        material_map.insert(material_index, mesh.materials.len() - 1);
+                        mesh.materials.len() - 1
+                    }
+                };
+                if let Some(&(base, n)) = vertex_sets.get(&set_key) {
+                    let indices: Vec<u32> = match reader.read_indices() {
+                        Some(i) => i.into_u32().collect(),
+                        None => (0..n as u32).collect(),
+                    };
+                    if let Some(&bad) = indices.iter().find(|&&i| i as usize >= n) {
+                        return Err(self.invalid(format!("mesh {} has index {bad} but only {n} vertices", gmesh.index())));
+                    }
+                    let first_index = mesh.indices.len() as u32;
+                    mesh.indices.extend(indices.iter().map(|i| i + base));
+                    mesh.submeshes.push(Submesh { first_index, index_count: indices.len() as u32, material: mat });
+                    continue;
+                }
                 let positions: Vec<Vec3> = reader
                     .read_positions()
                     .ok_or_else(|| {
@@ -173,6 +218,7 @@ impl Importer {
                     )));
                 }
                 let base = mesh.vertices.len() as u32;
+                vertex_sets.insert(set_key, (base, n));
                 for i in 0..n {
                     let (joints, weights) = match &skinned {
                         Some((map, j, w)) => {
@@ -204,16 +250,6 @@ impl Importer {
                         weights,
                     });
                 }
-                let material_index = prim.material().index();
-                let mat = match material_map.get(&material_index) {
-                    Some(&m) => m,
-                    None => {
-                        let m = self.material(&prim.material(), &buffers, &mut texture_cache)?;
-                        mesh.materials.push(m);
-                        material_map.insert(material_index, mesh.materials.len() - 1);
-                        mesh.materials.len() - 1
-                    }
-                };
                 let first_index = mesh.indices.len() as u32;
                 mesh.indices.extend(indices.iter().map(|i| i + base));
                 mesh.submeshes.push(Submesh {

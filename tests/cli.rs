@@ -1,0 +1,194 @@
+//! The `tutti` binary end to end: offscreen rendering on every adapter, bad input, avatar export.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn tutti(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tutti"))
+        .args(args)
+        .current_dir(cwd)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("tutti runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("readable") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.strip_prefix(dir).expect("prefix").to_string_lossy().into_owned());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn default_scene_renders_on_all_adapters_into_the_documented_layout() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let o = tutti(&["render", "--offscreen", "--out", "out", "--frames", "3..7", "--adapters", "all"], tmp.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let files = files_under(&tmp.path().join("out"));
+    let expect: Vec<String> = ["main", "thumb"]
+        .iter()
+        .flat_map(|t| (3..7).map(move |f| format!("default/{t}/{f:06}.png")))
+        .collect();
+    assert_eq!(files, expect, "exactly the frame files, no temporaries");
+    for f in &files {
+        let img = image::open(tmp.path().join("out").join(f)).expect("valid png").to_rgba8();
+        let want = if f.contains("main") { (640, 360) } else { (160, 90) };
+        assert_eq!(img.dimensions(), want, "{f}");
+        assert!(common::covered_fraction(img.as_raw()) > 0.03, "{f} is blank");
+    }
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("wrote 8 files (4 frames)"), "{text}");
+}
+
+#[test]
+fn rerendering_gives_identical_files() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    for out in ["a", "b"] {
+        let o = tutti(&["render", "--offscreen", "--out", out, "--frames", "10..12", "--adapters", "0"], tmp.path());
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    for f in files_under(&tmp.path().join("a")) {
+        let a = std::fs::read(tmp.path().join("a").join(&f)).expect("a");
+        let b = std::fs::read(tmp.path().join("b").join(&f)).expect("b");
+        assert!(a == b, "{f} differs between runs");
+    }
+}
+
+fn render_scene(scene_text: &str) -> (Output, tempfile::TempDir) {
+    let tmp = tempfile::tempdir().expect("tmp");
+    std::fs::write(tmp.path().join("bad.ron"), scene_text).expect("write");
+    let o = tutti(&["render", "bad.ron", "--offscreen", "--out", "out"], tmp.path());
+    (o, tmp)
+}
+
+const GOOD_TARGETS: &str = r#"targets: [(name: "m", width: 32, height: 32)]"#;
+
+#[test]
+fn ron_syntax_error_names_file_line_and_column() {
+    let (o, _t) = render_scene("Scene(\n  name: \"x\",\n  fps: 24.0\n  targets: [],\n)\n");
+    let e = stderr(&o);
+    assert!(!o.status.success());
+    assert!(e.contains("bad.ron:4:3"), "{e}");
+}
+
+#[test]
+fn unknown_field_names_its_position() {
+    let (o, _t) = render_scene(&format!("Scene(name: \"x\", {GOOD_TARGETS},\n  avatars: [(asset: \"RiggedFigure\", colour: (1, 0, 0))])"));
+    let e = stderr(&o);
+    assert!(!o.status.success());
+    assert!(e.contains("bad.ron:2:") && e.contains("colour"), "{e}");
+}
+
+#[test]
+fn semantic_errors_name_file_and_field_and_are_all_reported() {
+    let (o, _t) = render_scene(&format!(
+        r#"Scene(name: "x", frames: (4, 2),
+            targets: [(name: "zero", width: 0, height: 10)],
+            avatars: [(asset: "missing/Nobody.gltf"), (asset: "RiggedFigure", clip: "moonwalk"), (asset: "Ghost")])"#
+    ));
+    let e = stderr(&o);
+    assert!(!o.status.success());
+    for needle in [
+        "bad.ron: frames: the range (4, 2) is empty",
+        "bad.ron: targets[0].width: is zero",
+        "bad.ron: avatars[0].asset:",
+        "Nobody.gltf: cannot read the file",
+        "bad.ron: avatars[1].clip: asset \"RiggedFigure\" has no clip \"moonwalk\"",
+        "bad.ron: avatars[2].asset: unknown asset \"Ghost\"",
+    ] {
+        assert!(e.contains(needle), "missing {needle:?} in:\n{e}");
+    }
+    let _ = GOOD_TARGETS;
+}
+
+#[test]
+fn missing_scene_file_is_reported() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let o = tutti(&["render", "nope.ron", "--offscreen"], tmp.path());
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("nope.ron: cannot read the scene file"), "{}", stderr(&o));
+}
+
+#[test]
+fn unwritable_output_directory_is_a_clear_error() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    std::fs::write(tmp.path().join("file"), b"x").expect("write");
+    let o = tutti(&["render", "--offscreen", "--out", "file/sub", "--frames", "0"], tmp.path());
+    let e = stderr(&o);
+    assert!(!o.status.success());
+    assert!(e.contains("output directory file/sub: cannot create it"), "{e}");
+    assert!(!tmp.path().join("file/sub").exists());
+}
+
+#[test]
+fn bad_cli_values_are_explained() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let o = tutti(&["render", "--offscreen", "--frames", "9..3"], tmp.path());
+    assert!(!o.status.success() && stderr(&o).contains("is empty"), "{}", stderr(&o));
+    let o = tutti(&["render", "--offscreen", "--adapters", "fastest"], tmp.path());
+    assert!(!o.status.success() && stderr(&o).contains("not `default`, `all`"), "{}", stderr(&o));
+    let o = tutti(&["render", "--offscreen", "--adapters", "99", "--frames", "0"], tmp.path());
+    assert!(!o.status.success() && stderr(&o).contains("there is no adapter 99"), "{}", stderr(&o));
+    let o = tutti(&["render"], tmp.path());
+    assert!(!o.status.success() && stderr(&o).contains("--offscreen"), "{}", stderr(&o));
+}
+
+#[test]
+fn adapters_json_lists_both_software_adapters() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let o = tutti(&["adapters", "--json"], tmp.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let list: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let list = list.as_array().expect("array");
+    for a in list {
+        for key in ["index", "name", "backend", "device_type", "driver", "max_texture_dimension_2d", "status"] {
+            assert!(a.get(key).is_some(), "{key} missing in {a}");
+        }
+    }
+    let ok_backends: Vec<&str> = list
+        .iter()
+        .filter(|a| a["status"] == "ok")
+        .filter_map(|a| a["backend"].as_str())
+        .collect();
+    if std::env::var("TUTTI_REQUIRE_ADAPTERS").is_ok_and(|v| v == "1") {
+        assert!(ok_backends.contains(&"vulkan") && ok_backends.contains(&"gl"), "{ok_backends:?}");
+    }
+}
+
+#[test]
+fn avatar_export_writes_a_loadable_glb() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let o = tutti(&["avatar", "--out", "hero.glb", "--detail", "ultra"], tmp.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let asset = tutti::assets::import_gltf(&tmp.path().join("hero.glb")).expect("loads back");
+    assert!(asset.mesh.triangle_count() >= 50_000);
+    assert!(asset.skeleton.nodes.len() >= 20);
+    // A scene can use the exported file by path.
+    std::fs::write(
+        tmp.path().join("s.ron"),
+        r#"Scene(name: "s", frames: (0, 1), targets: [(name: "m", width: 64, height: 64)],
+                 avatars: [(asset: "hero.glb", clip: "walk")])"#,
+    )
+    .expect("write");
+    let o = tutti(&["render", "s.ron", "--offscreen", "--out", "out", "--adapters", "0"], tmp.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(tmp.path().join("out/s/m/000000.png").exists());
+    let o = tutti(&["avatar", "--out", "x.glb", "--detail", "extreme"], tmp.path());
+    assert!(!o.status.success() && stderr(&o).contains("low, medium, high, ultra"), "{}", stderr(&o));
+}
