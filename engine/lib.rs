@@ -70,11 +70,17 @@ mod shader_tests {
             let source = std::fs::read_to_string(&path).expect("readable shader");
             let module = naga::front::wgsl::parse_str(&source)
                 .unwrap_or_else(|e| panic!("{}: {}", path.display(), e.emit_to_string(&source)));
-            naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::default())
-                .validate(&module)
-                .unwrap_or_else(|e| panic!("{}: {}", path.display(), e.emit_to_string(&source)));
+            naga::valid::Validator::new(
+                naga::valid::ValidationFlags::all(),
+                naga::valid::Capabilities::default(),
+            )
+            .validate(&module)
+            .unwrap_or_else(|e| panic!("{}: {}", path.display(), e.emit_to_string(&source)));
             checked += 1;
         }
-        assert!(checked >= 2, "expected the skin and avatar shaders, found {checked}");
+        assert!(
+            checked >= 2,
+            "expected the skin and avatar shaders, found {checked}"
+        );
     }
 }

@@ -4,14 +4,18 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use tutti::AssetLibrary;
 use tutti::assets::procedural::{self, Detail};
 use tutti::gpu::{AdapterSpec, AdapterStatus, Discovery};
 use tutti::offscreen::{OffscreenOptions, render_offscreen};
 use tutti::scene::{LoadedScene, default_scene, load_scene};
-use tutti::AssetLibrary;
 
 #[derive(Parser)]
-#[command(name = "tutti", version, about = "Multi-adapter GPU rendering of animated avatar crowds")]
+#[command(
+    name = "tutti",
+    version,
+    about = "Multi-adapter GPU rendering of animated avatar crowds"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -55,7 +59,9 @@ enum Command {
 }
 
 fn parse_frames(s: &str) -> Result<(u32, u32), String> {
-    let bad = || format!("{s:?} is not a frame range; write A..B (end exclusive), A..=B or a single frame N");
+    let bad = || {
+        format!("{s:?} is not a frame range; write A..B (end exclusive), A..=B or a single frame N")
+    };
     let num = |t: &str| t.trim().parse::<u32>().map_err(|_| bad());
     let (a, b) = if let Some((a, b)) = s.split_once("..=") {
         (num(a)?, num(b)?.checked_add(1).ok_or_else(bad)?)
@@ -66,7 +72,9 @@ fn parse_frames(s: &str) -> Result<(u32, u32), String> {
         (n, n.checked_add(1).ok_or_else(bad)?)
     };
     if b <= a {
-        return Err(format!("frame range {s:?} is empty; the end must exceed the start"));
+        return Err(format!(
+            "frame range {s:?} is empty; the end must exceed the start"
+        ));
     }
     Ok((a, b))
 }
@@ -74,7 +82,8 @@ fn parse_frames(s: &str) -> Result<(u32, u32), String> {
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,wgpu_hal::gles::egl=off".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,wgpu_hal::gles::egl=off".into()),
         )
         .with_writer(std::io::stderr)
         .with_target(false)
@@ -142,7 +151,10 @@ fn adapters(json: bool) -> Result<ExitCode> {
             AdapterStatus::Unusable { reason } => format!("unusable: {reason}"),
         };
         println!("#{} {}", a.index, a.name);
-        println!("    backend {} · type {} · driver {} {}", a.backend, a.device_type, a.driver, a.driver_info);
+        println!(
+            "    backend {} · type {} · driver {} {}",
+            a.backend, a.device_type, a.driver, a.driver_info
+        );
         println!(
             "    max texture {} · max storage binding {} MiB · storage buffers/stage {} · max buffer {} MiB · timestamps {}",
             a.max_texture_dimension_2d,
@@ -156,7 +168,12 @@ fn adapters(json: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn render(scene_paths: &[PathBuf], out: PathBuf, frames: Option<(u32, u32)>, spec: &AdapterSpec) -> Result<ExitCode> {
+fn render(
+    scene_paths: &[PathBuf],
+    out: PathBuf,
+    frames: Option<(u32, u32)>,
+    spec: &AdapterSpec,
+) -> Result<ExitCode> {
     let library = AssetLibrary::new();
     let mut scenes: Vec<LoadedScene> = Vec::new();
     let mut errors = Vec::new();
@@ -185,7 +202,14 @@ fn render(scene_paths: &[PathBuf], out: PathBuf, frames: Option<(u32, u32)>, spe
         tracing::info!("rendering on {}", d.label);
     }
     let start = std::time::Instant::now();
-    let report = render_offscreen(&devices, &scenes, &OffscreenOptions { out_dir: out.clone(), frames })?;
+    let report = render_offscreen(
+        &devices,
+        &scenes,
+        &OffscreenOptions {
+            out_dir: out.clone(),
+            frames,
+        },
+    )?;
     let secs = start.elapsed().as_secs_f64();
     let frames_done: usize = report.frames_per_adapter.iter().map(|(_, n)| n).sum();
     for (adapter, n) in &report.frames_per_adapter {

@@ -27,7 +27,12 @@ fn files_under(dir: &Path) -> Vec<String> {
             if p.is_dir() {
                 stack.push(p);
             } else {
-                out.push(p.strip_prefix(dir).expect("prefix").to_string_lossy().into_owned());
+                out.push(
+                    p.strip_prefix(dir)
+                        .expect("prefix")
+                        .to_string_lossy()
+                        .into_owned(),
+                );
             }
         }
     }
@@ -38,7 +43,19 @@ fn files_under(dir: &Path) -> Vec<String> {
 #[test]
 fn default_scene_renders_on_all_adapters_into_the_documented_layout() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let o = tutti(&["render", "--offscreen", "--out", "out", "--frames", "3..7", "--adapters", "all"], tmp.path());
+    let o = tutti(
+        &[
+            "render",
+            "--offscreen",
+            "--out",
+            "out",
+            "--frames",
+            "3..7",
+            "--adapters",
+            "all",
+        ],
+        tmp.path(),
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let files = files_under(&tmp.path().join("out"));
     let expect: Vec<String> = ["main", "thumb"]
@@ -47,10 +64,19 @@ fn default_scene_renders_on_all_adapters_into_the_documented_layout() {
         .collect();
     assert_eq!(files, expect, "exactly the frame files, no temporaries");
     for f in &files {
-        let img = image::open(tmp.path().join("out").join(f)).expect("valid png").to_rgba8();
-        let want = if f.contains("main") { (640, 360) } else { (160, 90) };
+        let img = image::open(tmp.path().join("out").join(f))
+            .expect("valid png")
+            .to_rgba8();
+        let want = if f.contains("main") {
+            (640, 360)
+        } else {
+            (160, 90)
+        };
         assert_eq!(img.dimensions(), want, "{f}");
-        assert!(common::covered_fraction(img.as_raw()) > 0.03, "{f} is blank");
+        assert!(
+            common::covered_fraction(img.as_raw()) > 0.03,
+            "{f} is blank"
+        );
     }
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("wrote 8 files (4 frames)"), "{text}");
@@ -60,7 +86,19 @@ fn default_scene_renders_on_all_adapters_into_the_documented_layout() {
 fn rerendering_gives_identical_files() {
     let tmp = tempfile::tempdir().expect("tmp");
     for out in ["a", "b"] {
-        let o = tutti(&["render", "--offscreen", "--out", out, "--frames", "10..12", "--adapters", "0"], tmp.path());
+        let o = tutti(
+            &[
+                "render",
+                "--offscreen",
+                "--out",
+                out,
+                "--frames",
+                "10..12",
+                "--adapters",
+                "0",
+            ],
+            tmp.path(),
+        );
         assert!(o.status.success(), "{}", stderr(&o));
     }
     for f in files_under(&tmp.path().join("a")) {
@@ -73,7 +111,10 @@ fn rerendering_gives_identical_files() {
 fn render_scene(scene_text: &str) -> (Output, tempfile::TempDir) {
     let tmp = tempfile::tempdir().expect("tmp");
     std::fs::write(tmp.path().join("bad.ron"), scene_text).expect("write");
-    let o = tutti(&["render", "bad.ron", "--offscreen", "--out", "out"], tmp.path());
+    let o = tutti(
+        &["render", "bad.ron", "--offscreen", "--out", "out"],
+        tmp.path(),
+    );
     (o, tmp)
 }
 
@@ -89,7 +130,9 @@ fn ron_syntax_error_names_file_line_and_column() {
 
 #[test]
 fn unknown_field_names_its_position() {
-    let (o, _t) = render_scene(&format!("Scene(name: \"x\", {GOOD_TARGETS},\n  avatars: [(asset: \"RiggedFigure\", colour: (1, 0, 0))])"));
+    let (o, _t) = render_scene(&format!(
+        "Scene(name: \"x\", {GOOD_TARGETS},\n  avatars: [(asset: \"RiggedFigure\", colour: (1, 0, 0))])"
+    ));
     let e = stderr(&o);
     assert!(!o.status.success());
     assert!(e.contains("bad.ron:2:") && e.contains("colour"), "{e}");
@@ -97,11 +140,11 @@ fn unknown_field_names_its_position() {
 
 #[test]
 fn semantic_errors_name_file_and_field_and_are_all_reported() {
-    let (o, _t) = render_scene(&format!(
+    let (o, _t) = render_scene(
         r#"Scene(name: "x", frames: (4, 2),
             targets: [(name: "zero", width: 0, height: 10)],
-            avatars: [(asset: "missing/Nobody.gltf"), (asset: "RiggedFigure", clip: "moonwalk"), (asset: "Ghost")])"#
-    ));
+            avatars: [(asset: "missing/Nobody.gltf"), (asset: "RiggedFigure", clip: "moonwalk"), (asset: "Ghost")])"#,
+    );
     let e = stderr(&o);
     assert!(!o.status.success());
     for needle in [
@@ -122,17 +165,34 @@ fn missing_scene_file_is_reported() {
     let tmp = tempfile::tempdir().expect("tmp");
     let o = tutti(&["render", "nope.ron", "--offscreen"], tmp.path());
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("nope.ron: cannot read the scene file"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("nope.ron: cannot read the scene file"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
 fn unwritable_output_directory_is_a_clear_error() {
     let tmp = tempfile::tempdir().expect("tmp");
     std::fs::write(tmp.path().join("file"), b"x").expect("write");
-    let o = tutti(&["render", "--offscreen", "--out", "file/sub", "--frames", "0"], tmp.path());
+    let o = tutti(
+        &[
+            "render",
+            "--offscreen",
+            "--out",
+            "file/sub",
+            "--frames",
+            "0",
+        ],
+        tmp.path(),
+    );
     let e = stderr(&o);
     assert!(!o.status.success());
-    assert!(e.contains("output directory file/sub: cannot create it"), "{e}");
+    assert!(
+        e.contains("output directory file/sub: cannot create it"),
+        "{e}"
+    );
     assert!(!tmp.path().join("file/sub").exists());
 }
 
@@ -140,13 +200,35 @@ fn unwritable_output_directory_is_a_clear_error() {
 fn bad_cli_values_are_explained() {
     let tmp = tempfile::tempdir().expect("tmp");
     let o = tutti(&["render", "--offscreen", "--frames", "9..3"], tmp.path());
-    assert!(!o.status.success() && stderr(&o).contains("is empty"), "{}", stderr(&o));
-    let o = tutti(&["render", "--offscreen", "--adapters", "fastest"], tmp.path());
-    assert!(!o.status.success() && stderr(&o).contains("not `default`, `all`"), "{}", stderr(&o));
-    let o = tutti(&["render", "--offscreen", "--adapters", "99", "--frames", "0"], tmp.path());
-    assert!(!o.status.success() && stderr(&o).contains("there is no adapter 99"), "{}", stderr(&o));
+    assert!(
+        !o.status.success() && stderr(&o).contains("is empty"),
+        "{}",
+        stderr(&o)
+    );
+    let o = tutti(
+        &["render", "--offscreen", "--adapters", "fastest"],
+        tmp.path(),
+    );
+    assert!(
+        !o.status.success() && stderr(&o).contains("not `default`, `all`"),
+        "{}",
+        stderr(&o)
+    );
+    let o = tutti(
+        &["render", "--offscreen", "--adapters", "99", "--frames", "0"],
+        tmp.path(),
+    );
+    assert!(
+        !o.status.success() && stderr(&o).contains("there is no adapter 99"),
+        "{}",
+        stderr(&o)
+    );
     let o = tutti(&["render"], tmp.path());
-    assert!(!o.status.success() && stderr(&o).contains("--offscreen"), "{}", stderr(&o));
+    assert!(
+        !o.status.success() && stderr(&o).contains("--offscreen"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -157,7 +239,15 @@ fn adapters_json_lists_both_software_adapters() {
     let list: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
     let list = list.as_array().expect("array");
     for a in list {
-        for key in ["index", "name", "backend", "device_type", "driver", "max_texture_dimension_2d", "status"] {
+        for key in [
+            "index",
+            "name",
+            "backend",
+            "device_type",
+            "driver",
+            "max_texture_dimension_2d",
+            "status",
+        ] {
             assert!(a.get(key).is_some(), "{key} missing in {a}");
         }
     }
@@ -167,14 +257,20 @@ fn adapters_json_lists_both_software_adapters() {
         .filter_map(|a| a["backend"].as_str())
         .collect();
     if std::env::var("TUTTI_REQUIRE_ADAPTERS").is_ok_and(|v| v == "1") {
-        assert!(ok_backends.contains(&"vulkan") && ok_backends.contains(&"gl"), "{ok_backends:?}");
+        assert!(
+            ok_backends.contains(&"vulkan") && ok_backends.contains(&"gl"),
+            "{ok_backends:?}"
+        );
     }
 }
 
 #[test]
 fn avatar_export_writes_a_loadable_glb() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let o = tutti(&["avatar", "--out", "hero.glb", "--detail", "ultra"], tmp.path());
+    let o = tutti(
+        &["avatar", "--out", "hero.glb", "--detail", "ultra"],
+        tmp.path(),
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let asset = tutti::assets::import_gltf(&tmp.path().join("hero.glb")).expect("loads back");
     assert!(asset.mesh.triangle_count() >= 50_000);
@@ -186,9 +282,27 @@ fn avatar_export_writes_a_loadable_glb() {
                  avatars: [(asset: "hero.glb", clip: "walk")])"#,
     )
     .expect("write");
-    let o = tutti(&["render", "s.ron", "--offscreen", "--out", "out", "--adapters", "0"], tmp.path());
+    let o = tutti(
+        &[
+            "render",
+            "s.ron",
+            "--offscreen",
+            "--out",
+            "out",
+            "--adapters",
+            "0",
+        ],
+        tmp.path(),
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(tmp.path().join("out/s/m/000000.png").exists());
-    let o = tutti(&["avatar", "--out", "x.glb", "--detail", "extreme"], tmp.path());
-    assert!(!o.status.success() && stderr(&o).contains("low, medium, high, ultra"), "{}", stderr(&o));
+    let o = tutti(
+        &["avatar", "--out", "x.glb", "--detail", "extreme"],
+        tmp.path(),
+    );
+    assert!(
+        !o.status.success() && stderr(&o).contains("low, medium, high, ultra"),
+        "{}",
+        stderr(&o)
+    );
 }

@@ -8,7 +8,12 @@ use tutti::assets::procedural::{Detail, humanoid};
 use tutti::assets::{AssetError, export_glb, import_gltf, import_gltf_slice};
 
 fn sample(name: &str) -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("assets").join(name)).expect("sample asset")
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("assets")
+            .join(name),
+    )
+    .expect("sample asset")
 }
 
 /// Move RiggedSimple's embedded buffer to an external file referenced by `uri`, under `dir`.
@@ -17,7 +22,9 @@ fn externalize(dir: &Path, uri: &str, bin_path: &Path) -> std::path::PathBuf {
     let mut doc: serde_json::Value = serde_json::from_str(&text).expect("json");
     let data_uri = doc["buffers"][0]["uri"].as_str().expect("uri").to_string();
     let payload = data_uri.split_once(";base64,").expect("base64").1;
-    let bytes = base64::engine::general_purpose::STANDARD.decode(payload).expect("decode");
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(payload)
+        .expect("decode");
     std::fs::create_dir_all(bin_path.parent().expect("parent")).expect("mkdir");
     std::fs::write(bin_path, bytes).expect("write bin");
     doc["buffers"][0]["uri"] = serde_json::json!(uri);
@@ -29,9 +36,19 @@ fn externalize(dir: &Path, uri: &str, bin_path: &Path) -> std::path::PathBuf {
 #[test]
 fn external_buffer_inside_the_folder_loads() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let gltf = externalize(tmp.path(), "bufs/rigged%20simple.bin", &tmp.path().join("bufs/rigged simple.bin"));
+    let gltf = externalize(
+        tmp.path(),
+        "bufs/rigged%20simple.bin",
+        &tmp.path().join("bufs/rigged simple.bin"),
+    );
     let asset = import_gltf(&gltf).expect("external buffer loads");
-    let embedded = import_gltf_slice(sample("RiggedSimple.gltf").as_bytes(), "e", Path::new("e.gltf"), None).expect("embedded");
+    let embedded = import_gltf_slice(
+        sample("RiggedSimple.gltf").as_bytes(),
+        "e",
+        Path::new("e.gltf"),
+        None,
+    )
+    .expect("embedded");
     assert_eq!(asset.mesh.vertices, embedded.mesh.vertices);
     assert_eq!(asset.clips.len(), 1);
 }
@@ -46,7 +63,10 @@ fn uri_escaping_the_folder_is_an_error() {
         let err = import_gltf(&gltf).expect_err("must be rejected");
         assert!(matches!(err, AssetError::UriEscapes { .. }), "{uri}: {err}");
         let msg = err.to_string();
-        assert!(msg.contains("external.gltf") && msg.contains("escapes the folder"), "{msg}");
+        assert!(
+            msg.contains("external.gltf") && msg.contains("escapes the folder"),
+            "{msg}"
+        );
     }
 }
 
@@ -63,7 +83,10 @@ fn truncated_embedded_buffer_is_an_error_naming_the_file() {
     let err = import_gltf(&path).expect_err("truncated buffer");
     let msg = err.to_string();
     assert!(matches!(err, AssetError::TruncatedBuffer { .. }), "{msg}");
-    assert!(msg.contains("cut.gltf") && msg.contains("truncated"), "{msg}");
+    assert!(
+        msg.contains("cut.gltf") && msg.contains("truncated"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -73,7 +96,10 @@ fn truncated_and_garbage_glb_files_are_errors_not_panics() {
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("half.glb", glb[..glb.len() / 2].to_vec()),
         ("header.glb", glb[..16].to_vec()),
-        ("badlen.glb", [b"glTF".as_slice(), &2u32.to_le_bytes(), &4u32.to_le_bytes()].concat()),
+        (
+            "badlen.glb",
+            [b"glTF".as_slice(), &2u32.to_le_bytes(), &4u32.to_le_bytes()].concat(),
+        ),
         ("garbage.gltf", b"{ this is not json".to_vec()),
         ("empty.glb", Vec::new()),
     ];
@@ -96,7 +122,13 @@ fn exported_procedural_avatar_loads_back_identically() {
         assert_eq!(back.mesh.vertices.len(), original.mesh.vertices.len());
         assert_eq!(back.mesh.indices, original.mesh.indices);
         assert_eq!(back.mesh.submeshes.len(), original.mesh.submeshes.len());
-        assert_eq!(back.clips.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["walk", "idle"]);
+        assert_eq!(
+            back.clips
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>(),
+            ["walk", "idle"]
+        );
         assert!(back.mesh.triangle_count() >= if detail == Detail::Ultra { 50_000 } else { 1 });
         // Same pose, same skinned mesh.
         for (clip, t) in [(0usize, 0.3f32), (1, 2.2)] {
@@ -107,8 +139,15 @@ fn exported_procedural_avatar_loads_back_identically() {
             compute_palette(&back, Some(clip), t, &mut s, &mut pb);
             let a = skin_cpu(&original.mesh, &pa, glam::Mat4::IDENTITY);
             let b = skin_cpu(&back.mesh, &pb, glam::Mat4::IDENTITY);
-            let worst = a.iter().zip(&b).map(|(x, y)| (x.0 - y.0).length()).fold(0.0f32, f32::max);
-            assert!(worst < 1e-4, "{detail:?} clip {clip}: skinned positions differ by {worst}");
+            let worst = a
+                .iter()
+                .zip(&b)
+                .map(|(x, y)| (x.0 - y.0).length())
+                .fold(0.0f32, f32::max);
+            assert!(
+                worst < 1e-4,
+                "{detail:?} clip {clip}: skinned positions differ by {worst}"
+            );
         }
     }
 }

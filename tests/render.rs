@@ -10,7 +10,9 @@ use tutti::scene::{World, parse_scene};
 use tutti::{AssetLibrary, GpuContext, default_scene};
 
 fn default_world() -> World {
-    default_scene(&AssetLibrary::new()).expect("default scene").world()
+    default_scene(&AssetLibrary::new())
+        .expect("default scene")
+        .world()
 }
 
 fn render_frame(ctx: &GpuContext, world: &World, frame: u32) -> Vec<TargetImage> {
@@ -30,7 +32,12 @@ fn default_scene_matches_golden_images_on_lavapipe() {
     let world = default_world();
     for frame in GOLDEN_FRAMES {
         for img in render_frame(&ctx, &world, frame) {
-            assert_matches_golden(&format!("default_{}_{frame:06}", img.name), img.width, img.height, &img.rgba);
+            assert_matches_golden(
+                &format!("default_{}_{frame:06}", img.name),
+                img.width,
+                img.height,
+                &img.rgba,
+            );
         }
     }
 }
@@ -43,15 +50,28 @@ fn every_target_has_its_size_and_is_not_blank_on_both_adapters() {
         let images = render_frame(ctx, &world, 7);
         assert_eq!(images.len(), world.desc.targets.len());
         for (img, t) in images.iter().zip(&world.desc.targets) {
-            assert_eq!((img.name.as_str(), img.width, img.height), (t.name.as_str(), t.width, t.height));
+            assert_eq!(
+                (img.name.as_str(), img.width, img.height),
+                (t.name.as_str(), t.width, t.height)
+            );
             assert_eq!(img.rgba.len(), (t.width * t.height * 4) as usize);
             let covered = covered_fraction(&img.rgba);
-            assert!(covered > 0.03 && covered < 0.6, "{} {}: {covered:.3} of pixels covered", ctx.label, img.name);
+            assert!(
+                covered > 0.03 && covered < 0.6,
+                "{} {}: {covered:.3} of pixels covered",
+                ctx.label,
+                img.name
+            );
             // The clear colour is the scene's sky colour (sRGB bytes).
             let sky = world.desc.environment.sky;
             let expect = [sky.0, sky.1, sky.2].map(|c| (c * 255.0).round() as i32);
             for k in 0..3 {
-                assert!((i32::from(img.rgba[k]) - expect[k]).abs() <= 1, "{}: sky pixel {:?}", ctx.label, &img.rgba[..4]);
+                assert!(
+                    (i32::from(img.rgba[k]) - expect[k]).abs() <= 1,
+                    "{}: sky pixel {:?}",
+                    ctx.label,
+                    &img.rgba[..4]
+                );
             }
         }
     }
@@ -64,7 +84,12 @@ fn llvmpipe_frames_match_lavapipe_golden_images() {
     let world = default_world();
     for frame in GOLDEN_FRAMES {
         for img in render_frame(&ctx, &world, frame) {
-            assert_matches_golden(&format!("default_{}_{frame:06}", img.name), img.width, img.height, &img.rgba);
+            assert_matches_golden(
+                &format!("default_{}_{frame:06}", img.name),
+                img.width,
+                img.height,
+                &img.rgba,
+            );
         }
     }
 }
@@ -79,8 +104,17 @@ fn rendering_the_same_frame_twice_gives_identical_bytes() {
         for ((x, y), z) in a.iter().zip(&b).zip(&c) {
             let px = tutti::offscreen::encode_png(x.width, x.height, &x.rgba).expect("png");
             let py = tutti::offscreen::encode_png(y.width, y.height, &y.rgba).expect("png");
-            assert!(px == py, "{}: frame 13 target {} differs between runs", ctx.label, x.name);
-            assert!(x.rgba != z.rgba, "{}: frames 13 and 14 should differ (animation)", ctx.label);
+            assert!(
+                px == py,
+                "{}: frame 13 target {} differs between runs",
+                ctx.label,
+                x.name
+            );
+            assert!(
+                x.rgba != z.rgba,
+                "{}: frames 13 and 14 should differ (animation)",
+                ctx.label
+            );
         }
     }
 }
@@ -100,7 +134,8 @@ const MIXED_SCENE: &str = r#"Scene(
 #[test]
 fn gpu_skinning_matches_the_cpu_twin() {
     let lib = AssetLibrary::new();
-    let scene = parse_scene(MIXED_SCENE, std::path::Path::new("mixed.ron"), None, &lib).expect("scene");
+    let scene =
+        parse_scene(MIXED_SCENE, std::path::Path::new("mixed.ron"), None, &lib).expect("scene");
     let world = scene.world();
     for ctx in software_adapters() {
         let renderer = FrameRenderer::new(&ctx);
@@ -114,7 +149,8 @@ fn gpu_skinning_matches_the_cpu_twin() {
             for a in &world.avatars {
                 let asset = &world.assets[a.asset];
                 let n = asset.skeleton.bindings.len();
-                let palette = &anim.palettes[a.palette_offset as usize..a.palette_offset as usize + n];
+                let palette =
+                    &anim.palettes[a.palette_offset as usize..a.palette_offset as usize + n];
                 let cpu = tutti::anim::skin_cpu(&asset.mesh, palette, a.model);
                 for (i, (p, nrm)) in cpu.iter().enumerate() {
                     let g = gpu[base + i];
@@ -122,13 +158,26 @@ fn gpu_skinning_matches_the_cpu_twin() {
                     let gn = Vec3::from_slice(&g.normal[..3]);
                     let err = (gp - *p).length() / (1.0 + p.length());
                     worst = worst.max(err);
-                    assert!(err < 1e-4, "{} t={t} {}: vertex {i}: gpu {gp} cpu {p}", ctx.label, asset.name);
-                    assert!((gn - *nrm).length() < 1e-3, "{} t={t} {}: normal {i}: gpu {gn} cpu {nrm}", ctx.label, asset.name);
+                    assert!(
+                        err < 1e-4,
+                        "{} t={t} {}: vertex {i}: gpu {gp} cpu {p}",
+                        ctx.label,
+                        asset.name
+                    );
+                    assert!(
+                        (gn - *nrm).length() < 1e-3,
+                        "{} t={t} {}: normal {i}: gpu {gn} cpu {nrm}",
+                        ctx.label,
+                        asset.name
+                    );
                 }
                 base += cpu.len();
             }
             assert_eq!(base, gpu.len());
-            eprintln!("{} t={t}: worst relative position error {worst:e}", ctx.label);
+            eprintln!(
+                "{} t={t}: worst relative position error {worst:e}",
+                ctx.label
+            );
         }
     }
 }
@@ -136,13 +185,21 @@ fn gpu_skinning_matches_the_cpu_twin() {
 #[test]
 fn mixed_assets_render_on_both_adapters_alike() {
     let lib = AssetLibrary::new();
-    let world = parse_scene(MIXED_SCENE, std::path::Path::new("mixed.ron"), None, &lib).expect("scene").world();
-    let images: Vec<Vec<TargetImage>> = software_adapters().iter().map(|ctx| render_frame(ctx, &world, 5)).collect();
+    let world = parse_scene(MIXED_SCENE, std::path::Path::new("mixed.ron"), None, &lib)
+        .expect("scene")
+        .world();
+    let images: Vec<Vec<TargetImage>> = software_adapters()
+        .iter()
+        .map(|ctx| render_frame(ctx, &world, 5))
+        .collect();
     for imgs in &images {
         assert!(covered_fraction(&imgs[0].rgba) > 0.02);
     }
     if let [a, b] = images.as_slice() {
         let d = diff(&a[0].rgba, &b[0].rgba);
-        assert!(d.mean < 1.0 && d.bad_fraction < 0.01, "lavapipe vs llvmpipe: {d:?}");
+        assert!(
+            d.mean < 1.0 && d.bad_fraction < 0.01,
+            "lavapipe vs llvmpipe: {d:?}"
+        );
     }
 }

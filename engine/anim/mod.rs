@@ -1,7 +1,9 @@
 //! Animation on the CPU: clip sampling (STEP, LINEAR, CUBICSPLINE), node poses, joint palettes,
 //! and the CPU skinning twin that tests compare the GPU against.
 
-use crate::assets::{Asset, Channel, Clip, Interpolation, MeshAsset, Property, Skeleton, Transform};
+use crate::assets::{
+    Asset, Channel, Clip, Interpolation, MeshAsset, Property, Skeleton, Transform,
+};
 use glam::{Mat4, Quat, Vec3, Vec4};
 
 /// Wrap a time into a clip's range (clips loop). Zero-length clips always sample at zero.
@@ -110,7 +112,12 @@ pub fn compute_palette(
     palette: &mut [Mat4],
 ) {
     let skel = &asset.skeleton;
-    sample_pose(skel, clip.and_then(|c| asset.clips.get(c)), t, &mut scratch.locals);
+    sample_pose(
+        skel,
+        clip.and_then(|c| asset.clips.get(c)),
+        t,
+        &mut scratch.locals,
+    );
     global_matrices(skel, &scratch.locals, &mut scratch.globals);
     for (out, b) in palette.iter_mut().zip(&skel.bindings) {
         *out = scratch.globals[b.node] * b.inverse_bind;
@@ -158,17 +165,32 @@ mod tests {
         let step = channel(Interpolation::Step, Property::Translation, &[0.0, 1.0], &v);
         assert_eq!(sample_channel(&step, 0.7), v[0]);
         assert_eq!(sample_channel(&step, 1.5), v[1]);
-        let lin = channel(Interpolation::Linear, Property::Translation, &[0.0, 1.0], &v);
+        let lin = channel(
+            Interpolation::Linear,
+            Property::Translation,
+            &[0.0, 1.0],
+            &v,
+        );
         assert!((sample_channel(&lin, 0.25) - Vec4::new(0.5, 1.0, 0.0, 0.0)).length() < 1e-6);
         // Cubic with zero tangents: smoothstep between the values.
         let z = Vec4::ZERO;
-        let cub = channel(Interpolation::CubicSpline, Property::Translation, &[0.0, 1.0], &[z, v[0], z, z, v[1], z]);
+        let cub = channel(
+            Interpolation::CubicSpline,
+            Property::Translation,
+            &[0.0, 1.0],
+            &[z, v[0], z, z, v[1], z],
+        );
         let s = sample_channel(&cub, 0.25).x;
         let expect = 2.0 * (3.0 * 0.0625 - 2.0 * 0.015625);
         assert!((s - expect).abs() < 1e-6, "{s} vs {expect}");
         // Cubic with tangents equal to the slope reproduces the line.
         let slope = Vec4::new(2.0, 4.0, 0.0, 0.0);
-        let cub = channel(Interpolation::CubicSpline, Property::Translation, &[0.0, 1.0], &[slope, v[0], slope, slope, v[1], slope]);
+        let cub = channel(
+            Interpolation::CubicSpline,
+            Property::Translation,
+            &[0.0, 1.0],
+            &[slope, v[0], slope, slope, v[1], slope],
+        );
         assert!((sample_channel(&cub, 0.3) - Vec4::new(0.6, 1.2, 0.0, 0.0)).length() < 1e-5);
     }
 
@@ -176,19 +198,14 @@ mod tests {
     fn rotation_slerps() {
         let a = Vec4::from(Quat::IDENTITY);
         let b = Vec4::from(Quat::from_rotation_y(1.0));
-        let ch = channel(Interpolation::Linear, Property::Rotation, &[0.0, 2.0], &[a, b]);
+        let ch = channel(
+            Interpolation::Linear,
+            Property::Rotation,
+            &[0.0, 2.0],
+            &[a, b],
+        );
         let q = Quat::from_vec4(sample_channel(&ch, 1.0));
         assert!(q.angle_between(Quat::from_rotation_y(0.5)) < 1e-5);
-    }
-
-    /// Global translation of a named node at time t.
-    fn joint_position(asset: &Asset, name: &str, t: f32) -> Vec3 {
-        let mut locals = Vec::new();
-        let mut globals = Vec::new();
-        sample_pose(&asset.skeleton, asset.clips.first(), t, &mut locals);
-        global_matrices(&asset.skeleton, &locals, &mut globals);
-        let i = asset.skeleton.node_index(name).expect("node exists");
-        globals[i].w_axis.truncate()
     }
 
     /// Global matrix of a named node at time t.
@@ -201,7 +218,10 @@ mod tests {
     }
 
     fn assert_close(what: &str, got: Vec3, want: [f32; 3]) {
-        assert!((got - Vec3::from(want)).length() < 1e-3, "{what}: got {got}, expected {want:?}");
+        assert!(
+            (got - Vec3::from(want)).length() < 1e-3,
+            "{what}: got {got}, expected {want:?}"
+        );
     }
 
     // Expected values come from an independent evaluation of the glTF files (a short Python
@@ -209,10 +229,15 @@ mod tests {
 
     #[test]
     fn rigged_simple_joint_transforms_at_chosen_times() {
-        let a = AssetLibrary::new().load(&AssetRef::Builtin("RiggedSimple")).expect("builtin loads");
+        let a = AssetLibrary::new()
+            .load(&AssetRef::Builtin("RiggedSimple"))
+            .expect("builtin loads");
         assert_eq!(a.clips.len(), 1);
         assert!((a.clips[0].duration - 2.083333).abs() < 1e-4);
-        for (t, want) in [(0.5, [1.95302, -0.53565, 0.0]), (1.4, [1.87475, -0.761, 0.0])] {
+        for (t, want) in [
+            (0.5, [1.95302, -0.53565, 0.0]),
+            (1.4, [1.87475, -0.761, 0.0]),
+        ] {
             let p = joint_global(&a, "Bone.001", t).transform_point3(Vec3::new(0.0, 2.0, 0.0));
             assert_close(&format!("Bone.001 tip at t={t}"), p, want);
         }
@@ -220,7 +245,9 @@ mod tests {
 
     #[test]
     fn rigged_figure_joint_transforms_at_chosen_times() {
-        let a = AssetLibrary::new().load(&AssetRef::Builtin("RiggedFigure")).expect("builtin loads");
+        let a = AssetLibrary::new()
+            .load(&AssetRef::Builtin("RiggedFigure"))
+            .expect("builtin loads");
         assert!((a.clips[0].duration - 1.25).abs() < 1e-4);
         let cases = [
             (0.3, "arm_joint_L_3", [0.28879, 0.72593, 0.09028]),
@@ -231,10 +258,20 @@ mod tests {
             (0.8, "torso_joint_1", [0.0, 0.686, 0.0]),
         ];
         for (t, name, want) in cases {
-            assert_close(&format!("{name} at t={t}"), joint_global(&a, name, t).w_axis.truncate(), want);
+            assert_close(
+                &format!("{name} at t={t}"),
+                joint_global(&a, name, t).w_axis.truncate(),
+                want,
+            );
         }
         // Looping: one clip length later the pose repeats.
-        let p = joint_global(&a, "arm_joint_L_3", 0.3 + 1.25).w_axis.truncate();
-        assert_close("arm_joint_L_3 one loop later", p, [0.28879, 0.72593, 0.09028]);
+        let p = joint_global(&a, "arm_joint_L_3", 0.3 + 1.25)
+            .w_axis
+            .truncate();
+        assert_close(
+            "arm_joint_L_3 one loop later",
+            p,
+            [0.28879, 0.72593, 0.09028],
+        );
     }
 }

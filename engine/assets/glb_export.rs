@@ -19,7 +19,8 @@ impl Bin {
         while !self.data.len().is_multiple_of(4) {
             self.data.push(0);
         }
-        let mut v = json!({ "buffer": 0, "byteOffset": self.data.len(), "byteLength": bytes.len() });
+        let mut v =
+            json!({ "buffer": 0, "byteOffset": self.data.len(), "byteLength": bytes.len() });
         if let Some(t) = target {
             v["target"] = json!(t);
         }
@@ -38,7 +39,8 @@ impl Bin {
         min_max: Option<(Vec<f32>, Vec<f32>)>,
     ) -> usize {
         let view = self.view(bytes, target);
-        let mut a = json!({ "bufferView": view, "componentType": component, "count": count, "type": kind });
+        let mut a =
+            json!({ "bufferView": view, "componentType": component, "count": count, "type": kind });
         if let Some((min, max)) = min_max {
             a["min"] = json!(min);
             a["max"] = json!(max);
@@ -62,13 +64,20 @@ pub fn export_glb(asset: &Asset) -> Result<Vec<u8>, String> {
     let mesh = &asset.mesh;
     let skel = &asset.skeleton;
     if skel.bindings.len() > u16::MAX as usize + 1 {
-        return Err(format!("{} bindings exceed the 16-bit joint index", skel.bindings.len()));
+        return Err(format!(
+            "{} bindings exceed the 16-bit joint index",
+            skel.bindings.len()
+        ));
     }
     let mut bin = Bin::default();
 
     // Vertex attributes.
     let n = mesh.vertices.len();
-    let pos: Vec<[f32; 3]> = mesh.vertices.iter().map(|v| v.position.to_array()).collect();
+    let pos: Vec<[f32; 3]> = mesh
+        .vertices
+        .iter()
+        .map(|v| v.position.to_array())
+        .collect();
     let mut min = [f32::MAX; 3];
     let mut max = [f32::MIN; 3];
     for p in &pos {
@@ -79,13 +88,52 @@ pub fn export_glb(asset: &Asset) -> Result<Vec<u8>, String> {
     }
     let nrm: Vec<[f32; 3]> = mesh.vertices.iter().map(|v| v.normal.to_array()).collect();
     let uv: Vec<[f32; 2]> = mesh.vertices.iter().map(|v| v.uv.to_array()).collect();
-    let joints: Vec<[u16; 4]> = mesh.vertices.iter().map(|v| v.joints.map(|j| j as u16)).collect();
+    let joints: Vec<[u16; 4]> = mesh
+        .vertices
+        .iter()
+        .map(|v| v.joints.map(|j| j as u16))
+        .collect();
     let weights: Vec<[f32; 4]> = mesh.vertices.iter().map(|v| v.weights).collect();
-    let a_pos = bin.accessor(bytemuck::cast_slice(&pos), FLOAT, "VEC3", n, Some(ARRAY_BUFFER), Some((min.to_vec(), max.to_vec())));
-    let a_nrm = bin.accessor(bytemuck::cast_slice(&nrm), FLOAT, "VEC3", n, Some(ARRAY_BUFFER), None);
-    let a_uv = bin.accessor(bytemuck::cast_slice(&uv), FLOAT, "VEC2", n, Some(ARRAY_BUFFER), None);
-    let a_joints = bin.accessor(bytemuck::cast_slice(&joints), UNSIGNED_SHORT, "VEC4", n, Some(ARRAY_BUFFER), None);
-    let a_weights = bin.accessor(bytemuck::cast_slice(&weights), FLOAT, "VEC4", n, Some(ARRAY_BUFFER), None);
+    let a_pos = bin.accessor(
+        bytemuck::cast_slice(&pos),
+        FLOAT,
+        "VEC3",
+        n,
+        Some(ARRAY_BUFFER),
+        Some((min.to_vec(), max.to_vec())),
+    );
+    let a_nrm = bin.accessor(
+        bytemuck::cast_slice(&nrm),
+        FLOAT,
+        "VEC3",
+        n,
+        Some(ARRAY_BUFFER),
+        None,
+    );
+    let a_uv = bin.accessor(
+        bytemuck::cast_slice(&uv),
+        FLOAT,
+        "VEC2",
+        n,
+        Some(ARRAY_BUFFER),
+        None,
+    );
+    let a_joints = bin.accessor(
+        bytemuck::cast_slice(&joints),
+        UNSIGNED_SHORT,
+        "VEC4",
+        n,
+        Some(ARRAY_BUFFER),
+        None,
+    );
+    let a_weights = bin.accessor(
+        bytemuck::cast_slice(&weights),
+        FLOAT,
+        "VEC4",
+        n,
+        Some(ARRAY_BUFFER),
+        None,
+    );
 
     // Materials and their textures.
     let mut images = Vec::new();
@@ -117,7 +165,14 @@ pub fn export_glb(asset: &Asset) -> Result<Vec<u8>, String> {
     for sm in &mesh.submeshes {
         let range = sm.first_index as usize..(sm.first_index + sm.index_count) as usize;
         let idx = &mesh.indices[range];
-        let a_idx = bin.accessor(bytemuck::cast_slice(idx), UNSIGNED_INT, "SCALAR", idx.len(), Some(ELEMENT_ARRAY_BUFFER), None);
+        let a_idx = bin.accessor(
+            bytemuck::cast_slice(idx),
+            UNSIGNED_INT,
+            "SCALAR",
+            idx.len(),
+            Some(ELEMENT_ARRAY_BUFFER),
+            None,
+        );
         primitives.push(json!({
             "attributes": { "POSITION": a_pos, "NORMAL": a_nrm, "TEXCOORD_0": a_uv, "JOINTS_0": a_joints, "WEIGHTS_0": a_weights },
             "indices": a_idx,
@@ -140,7 +195,9 @@ pub fn export_glb(asset: &Asset) -> Result<Vec<u8>, String> {
         .collect();
     for (i, node) in skel.nodes.iter().enumerate() {
         if let Some(p) = node.parent {
-            let children = nodes[p].as_object_mut().map(|o| o.entry("children").or_insert_with(|| json!([])));
+            let children = nodes[p]
+                .as_object_mut()
+                .map(|o| o.entry("children").or_insert_with(|| json!([])));
             if let Some(Value::Array(c)) = children {
                 c.push(json!(i));
             }
@@ -148,11 +205,24 @@ pub fn export_glb(asset: &Asset) -> Result<Vec<u8>, String> {
     }
     let mesh_node = nodes.len();
     nodes.push(json!({ "name": format!("{}_mesh", asset.name), "mesh": 0, "skin": 0 }));
-    let mut roots: Vec<usize> = (0..skel.nodes.len()).filter(|&i| skel.nodes[i].parent.is_none()).collect();
+    let mut roots: Vec<usize> = (0..skel.nodes.len())
+        .filter(|&i| skel.nodes[i].parent.is_none())
+        .collect();
     roots.push(mesh_node);
 
-    let ibms: Vec<[f32; 16]> = skel.bindings.iter().map(|b| b.inverse_bind.to_cols_array()).collect();
-    let a_ibm = bin.accessor(bytemuck::cast_slice(&ibms), FLOAT, "MAT4", ibms.len(), None, None);
+    let ibms: Vec<[f32; 16]> = skel
+        .bindings
+        .iter()
+        .map(|b| b.inverse_bind.to_cols_array())
+        .collect();
+    let a_ibm = bin.accessor(
+        bytemuck::cast_slice(&ibms),
+        FLOAT,
+        "MAT4",
+        ibms.len(),
+        None,
+        None,
+    );
     let skin = json!({ "joints": skel.bindings.iter().map(|b| b.node).collect::<Vec<_>>(), "inverseBindMatrices": a_ibm });
 
     let mut animations = Vec::new();
@@ -162,19 +232,52 @@ pub fn export_glb(asset: &Asset) -> Result<Vec<u8>, String> {
         for ch in &clip.channels {
             let tmin = ch.times.first().copied().unwrap_or(0.0);
             let tmax = ch.times.last().copied().unwrap_or(0.0);
-            let input = bin.accessor(bytemuck::cast_slice(&ch.times), FLOAT, "SCALAR", ch.times.len(), None, Some((vec![tmin], vec![tmax])));
+            let input = bin.accessor(
+                bytemuck::cast_slice(&ch.times),
+                FLOAT,
+                "SCALAR",
+                ch.times.len(),
+                None,
+                Some((vec![tmin], vec![tmax])),
+            );
             let (kind, path, data): (&str, &str, Vec<f32>) = match ch.property {
-                Property::Translation => ("VEC3", "translation", ch.values.iter().flat_map(|v| v.truncate().to_array()).collect()),
-                Property::Scale => ("VEC3", "scale", ch.values.iter().flat_map(|v| v.truncate().to_array()).collect()),
-                Property::Rotation => ("VEC4", "rotation", ch.values.iter().flat_map(|v| v.to_array()).collect()),
+                Property::Translation => (
+                    "VEC3",
+                    "translation",
+                    ch.values
+                        .iter()
+                        .flat_map(|v| v.truncate().to_array())
+                        .collect(),
+                ),
+                Property::Scale => (
+                    "VEC3",
+                    "scale",
+                    ch.values
+                        .iter()
+                        .flat_map(|v| v.truncate().to_array())
+                        .collect(),
+                ),
+                Property::Rotation => (
+                    "VEC4",
+                    "rotation",
+                    ch.values.iter().flat_map(|v| v.to_array()).collect(),
+                ),
             };
-            let output = bin.accessor(bytemuck::cast_slice(&data), FLOAT, kind, ch.values.len(), None, None);
+            let output = bin.accessor(
+                bytemuck::cast_slice(&data),
+                FLOAT,
+                kind,
+                ch.values.len(),
+                None,
+                None,
+            );
             let interpolation = match ch.interpolation {
                 Interpolation::Step => "STEP",
                 Interpolation::Linear => "LINEAR",
                 Interpolation::CubicSpline => "CUBICSPLINE",
             };
-            samplers.push(json!({ "input": input, "output": output, "interpolation": interpolation }));
+            samplers
+                .push(json!({ "input": input, "output": output, "interpolation": interpolation }));
             channels.push(json!({ "sampler": samplers.len() - 1, "target": { "node": ch.node, "path": path } }));
         }
         animations.push(json!({ "name": clip.name, "samplers": samplers, "channels": channels }));
@@ -208,7 +311,11 @@ pub fn export_glb(asset: &Asset) -> Result<Vec<u8>, String> {
     }
     let json_bytes = serde_json::to_vec(&doc).map_err(|e| e.to_string())?;
     let glb = gltf::binary::Glb {
-        header: gltf::binary::Header { magic: *b"glTF", version: 2, length: 0 },
+        header: gltf::binary::Header {
+            magic: *b"glTF",
+            version: 2,
+            length: 0,
+        },
         json: Cow::Owned(json_bytes),
         bin: Some(Cow::Owned(bin.data)),
     };

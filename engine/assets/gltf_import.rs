@@ -7,7 +7,7 @@
 
 use super::{
     Asset, AssetError, Binding, Channel, Clip, Interpolation, Material, MeshAsset, Property,
-    SkinVertex, Skeleton, SkeletonNode, Submesh, Texture, Transform,
+    Skeleton, SkeletonNode, SkinVertex, Submesh, Texture, Transform,
 };
 use base64::Engine as _;
 use glam::{Mat4, Quat, Vec2, Vec3, Vec4};
@@ -44,7 +44,9 @@ pub fn import_gltf_slice(
     };
     if bytes.starts_with(b"glTF") {
         // The gltf crate subtracts the header size from the declared length unchecked.
-        let declared = bytes.get(8..12).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        let declared = bytes
+            .get(8..12)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
         if declared.is_none_or(|len| len < 12) {
             return Err(AssetError::Parse {
                 path: origin.to_path_buf(),
@@ -53,13 +55,18 @@ pub fn import_gltf_slice(
         }
     }
     // Belt and braces: a malformed file must never take the process down.
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| importer.run(bytes, name))).unwrap_or_else(|_| {
-        Err(AssetError::Invalid {
-            path: origin.to_path_buf(),
-            message: "the file is malformed in a way the glTF reader could not handle".into(),
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| importer.run(bytes, name)))
+        .unwrap_or_else(|_| {
+            Err(AssetError::Invalid {
+                path: origin.to_path_buf(),
+                message: "the file is malformed in a way the glTF reader could not handle".into(),
+            })
         })
-    })
 }
+
+/// Attribute accessors (by semantic), skin and node of a primitive: primitives with equal keys
+/// share their vertices.
+type VertexSetKey = (Vec<(String, usize)>, Option<usize>, usize);
 
 struct Importer {
     path: PathBuf,
@@ -95,7 +102,7 @@ impl Importer {
         let mut material_map: HashMap<Option<usize>, usize> = HashMap::new();
         let mut texture_cache: HashMap<usize, Arc<Texture>> = HashMap::new();
         // Primitives that share their attribute accessors (and skin) share vertices.
-        let mut vertex_sets: HashMap<(Vec<(String, usize)>, Option<usize>, usize), (u32, usize)> = HashMap::new();
+        let mut vertex_sets: HashMap<VertexSetKey, u32> = HashMap::new();
 
         for node in doc.nodes() {
             let Some(gmesh) = node.mesh() else { continue };
@@ -152,8 +159,10 @@ impl Importer {
                     continue;
                 }
                 let reader = prim.reader(get);
-                let mut attr_key: Vec<(String, usize)> =
-                    prim.attributes().map(|(sem, acc)| (sem.to_string(), acc.index())).collect();
+                let mut attr_key: Vec<(String, usize)> = prim
+                    .attributes()
+                    .map(|(sem, acc)| (sem.to_string(), acc.index()))
+                    .collect();
                 attr_key.sort();
                 let set_key = (attr_key, node.skin().map(|s| s.index()), our_node);
                 let material_index = prim.material().index();
@@ -166,27 +175,15 @@ impl Importer {
                         mesh.materials.len() - 1
                     }
                 };
-                if let Some(&(base, n)) = vertex_sets.get(&set_key) {
-                    let indices: Vec<u32> = match reader.read_indices() {
-                        Some(i) => i.into_u32().collect(),
-                        None => (0..n as u32).collect(),
-                    };
-                    if let Some(&bad) = indices.iter().find(|&&i| i as usize >= n) {
-                        return Err(self.invalid(format!("mesh {} has index {bad} but only {n} vertices", gmesh.index())));
-                    }
-                    let first_index = mesh.indices.len() as u32;
-                    mesh.indices.extend(indices.iter().map(|i| i + base));
-                    mesh.submeshes.push(Submesh { first_index, index_count: indices.len() as u32, material: mat });
-                    continue;
-                }
-                let positions: Vec<Vec3> = reader
-                    .read_positions()
+                let n = prim
+                    .get(&gltf::Semantic::Positions)
+                    .map(|acc| acc.count())
                     .ok_or_else(|| {
-                        self.invalid(format!("mesh {} has a primitive without POSITION", gmesh.index()))
-                    })?
-                    .map(Vec3::from)
-                    .collect();
-                let n = positions.len();
+                        self.invalid(format!(
+                            "mesh {} has a primitive without POSITION",
+                            gmesh.index()
+                        ))
+                    })?;
                 let indices: Vec<u32> = match reader.read_indices() {
                     Some(i) => i.into_u32().collect(),
                     None => (0..n as u32).collect(),
@@ -197,59 +194,23 @@ impl Importer {
                         gmesh.index()
                     )));
                 }
-                let normals: Vec<Vec3> = match reader.read_normals() {
-                    Some(it) => it.map(Vec3::from).collect(),
-                    None => smooth_normals(&positions, &indices),
-                };
-                let uvs: Vec<Vec2> = match reader.read_tex_coords(0) {
-                    Some(t) => t.into_f32().map(Vec2::from).collect(),
-                    None => vec![Vec2::ZERO; n],
-                };
-                let skinned = match (&skin_map, reader.read_joints(0), reader.read_weights(0)) {
-                    (Some(map), Some(j), Some(w)) => {
-                        Some((map, j.into_u16().collect::<Vec<_>>(), w.into_f32().collect::<Vec<_>>()))
+                let base = match vertex_sets.get(&set_key) {
+                    Some(&base) => base,
+                    None => {
+                        let base = mesh.vertices.len() as u32;
+                        vertex_sets.insert(set_key, base);
+                        self.read_vertices(
+                            &reader,
+                            n,
+                            &indices,
+                            skin_map.as_deref(),
+                            rigid,
+                            gmesh.index(),
+                            &mut mesh.vertices,
+                        )?;
+                        base
                     }
-                    _ => None,
                 };
-                if normals.len() != n || uvs.len() != n {
-                    return Err(self.invalid(format!(
-                        "mesh {}: attribute counts differ from POSITION's {n}",
-                        gmesh.index()
-                    )));
-                }
-                let base = mesh.vertices.len() as u32;
-                vertex_sets.insert(set_key, (base, n));
-                for i in 0..n {
-                    let (joints, weights) = match &skinned {
-                        Some((map, j, w)) => {
-                            let (Some(jj), Some(ww)) = (j.get(i), w.get(i)) else {
-                                return Err(self.invalid(format!(
-                                    "mesh {}: JOINTS_0/WEIGHTS_0 shorter than POSITION",
-                                    gmesh.index()
-                                )));
-                            };
-                            let mut joints = [0u32; 4];
-                            for k in 0..4 {
-                                joints[k] = *map.get(jj[k] as usize).ok_or_else(|| {
-                                    self.invalid(format!(
-                                        "mesh {}: joint index {} outside its skin",
-                                        gmesh.index(),
-                                        jj[k]
-                                    ))
-                                })?;
-                            }
-                            (joints, normalize_weights(*ww, rigid, &mut joints))
-                        }
-                        None => ([rigid, rigid, rigid, rigid], [1.0, 0.0, 0.0, 0.0]),
-                    };
-                    mesh.vertices.push(SkinVertex {
-                        position: positions[i],
-                        normal: normals[i].normalize_or(Vec3::Y),
-                        uv: uvs[i],
-                        joints,
-                        weights,
-                    });
-                }
                 let first_index = mesh.indices.len() as u32;
                 mesh.indices.extend(indices.iter().map(|i| i + base));
                 mesh.submeshes.push(Submesh {
@@ -272,6 +233,83 @@ impl Importer {
         })
     }
 
+    /// Read one primitive's vertices (positions, normals, UVs, joints mapped to bindings, weights).
+    #[allow(clippy::too_many_arguments)]
+    fn read_vertices<'a, 's, F>(
+        &self,
+        reader: &gltf::mesh::Reader<'a, 's, F>,
+        n: usize,
+        indices: &[u32],
+        skin_map: Option<&[u32]>,
+        rigid: u32,
+        mesh_index: usize,
+        out: &mut Vec<SkinVertex>,
+    ) -> Result<(), AssetError>
+    where
+        F: Clone + Fn(gltf::Buffer<'a>) -> Option<&'s [u8]>,
+    {
+        let positions: Vec<Vec3> = reader
+            .read_positions()
+            .map(|p| p.map(Vec3::from).collect())
+            .unwrap_or_default();
+        if positions.len() != n {
+            return Err(self.invalid(format!("mesh {mesh_index}: POSITION cannot be read")));
+        }
+        let normals: Vec<Vec3> = match reader.read_normals() {
+            Some(it) => it.map(Vec3::from).collect(),
+            None => smooth_normals(&positions, indices),
+        };
+        let uvs: Vec<Vec2> = match reader.read_tex_coords(0) {
+            Some(t) => t.into_f32().map(Vec2::from).collect(),
+            None => vec![Vec2::ZERO; n],
+        };
+        let skinned = match (skin_map, reader.read_joints(0), reader.read_weights(0)) {
+            (Some(map), Some(j), Some(w)) => Some((
+                map,
+                j.into_u16().collect::<Vec<_>>(),
+                w.into_f32().collect::<Vec<_>>(),
+            )),
+            _ => None,
+        };
+        if positions.len() != n || normals.len() != n || uvs.len() != n {
+            return Err(self.invalid(format!(
+                "mesh {}: attribute counts differ from POSITION's {n}",
+                mesh_index
+            )));
+        }
+        for i in 0..n {
+            let (joints, weights) = match &skinned {
+                Some((map, j, w)) => {
+                    let (Some(jj), Some(ww)) = (j.get(i), w.get(i)) else {
+                        return Err(self.invalid(format!(
+                            "mesh {}: JOINTS_0/WEIGHTS_0 shorter than POSITION",
+                            mesh_index
+                        )));
+                    };
+                    let mut joints = [0u32; 4];
+                    for k in 0..4 {
+                        joints[k] = *map.get(jj[k] as usize).ok_or_else(|| {
+                            self.invalid(format!(
+                                "mesh {}: joint index {} outside its skin",
+                                mesh_index, jj[k]
+                            ))
+                        })?;
+                    }
+                    (joints, normalize_weights(*ww, rigid, &mut joints))
+                }
+                None => ([rigid, rigid, rigid, rigid], [1.0, 0.0, 0.0, 0.0]),
+            };
+            out.push(SkinVertex {
+                position: positions[i],
+                normal: normals[i].normalize_or(Vec3::Y),
+                uv: uvs[i],
+                joints,
+                weights,
+            });
+        }
+        Ok(())
+    }
+
     /// Resolve every buffer to its bytes and check it holds `byteLength` bytes.
     fn load_buffers(
         &self,
@@ -282,7 +320,9 @@ impl Importer {
         for buffer in doc.buffers() {
             let data = match buffer.source() {
                 gltf::buffer::Source::Bin => blob
-                    .ok_or_else(|| self.invalid("a buffer refers to the GLB BIN chunk, which is missing"))?
+                    .ok_or_else(|| {
+                        self.invalid("a buffer refers to the GLB BIN chunk, which is missing")
+                    })?
                     .to_vec(),
                 gltf::buffer::Source::Uri(uri) => self.read_uri(uri)?,
             };
@@ -306,7 +346,11 @@ impl Importer {
             };
             return base64::engine::general_purpose::STANDARD
                 .decode(payload.trim_end())
-                .map_err(|e| self.invalid(format!("a data: URI is not valid base64 ({e}); the file may be truncated")));
+                .map_err(|e| {
+                    self.invalid(format!(
+                        "a data: URI is not valid base64 ({e}); the file may be truncated"
+                    ))
+                });
         }
         let rel = percent_decode(uri);
         let Some(dir) = &self.base_dir else {
@@ -386,8 +430,8 @@ impl Importer {
                 let idx = sparse.indices();
                 let vals = sparse.values();
                 let idx_size = idx.index_type().size();
-                if !fits(&idx.view(), idx.offset() as usize, sparse.count(), idx_size)
-                    || !fits(&vals.view(), vals.offset() as usize, sparse.count(), acc.size())
+                if !fits(&idx.view(), idx.offset(), sparse.count(), idx_size)
+                    || !fits(&vals.view(), vals.offset(), sparse.count(), acc.size())
                 {
                     return Err(self.invalid(format!(
                         "sparse accessor {} runs past the end of its buffer views",
@@ -478,12 +522,18 @@ impl Importer {
                         let bytes = match image.source() {
                             gltf::image::Source::View { view, .. } => {
                                 let start = view.offset();
-                                buffers[view.buffer().index()][start..start + view.length()].to_vec()
+                                buffers[view.buffer().index()][start..start + view.length()]
+                                    .to_vec()
                             }
                             gltf::image::Source::Uri { uri, .. } => self.read_uri(uri)?,
                         };
                         let decoded = image::load_from_memory(&bytes)
-                            .map_err(|e| self.invalid(format!("image {} cannot be decoded: {e}", image.index())))?
+                            .map_err(|e| {
+                                self.invalid(format!(
+                                    "image {} cannot be decoded: {e}",
+                                    image.index()
+                                ))
+                            })?
                             .to_rgba8();
                         let tex = Arc::new(Texture {
                             width: decoded.width(),
@@ -541,7 +591,12 @@ impl Importer {
                 let reader = ch.reader(get.clone());
                 let times: Vec<f32> = reader
                     .read_inputs()
-                    .ok_or_else(|| self.invalid(format!("animation {} has a sampler without input", anim.index())))?
+                    .ok_or_else(|| {
+                        self.invalid(format!(
+                            "animation {} has a sampler without input",
+                            anim.index()
+                        ))
+                    })?
                     .collect();
                 let values: Vec<Vec4> = match reader.read_outputs() {
                     Some(gltf::animation::util::ReadOutputs::Translations(it)) => {
@@ -560,7 +615,11 @@ impl Importer {
                         )));
                     }
                 };
-                let per_key = if interpolation == Interpolation::CubicSpline { 3 } else { 1 };
+                let per_key = if interpolation == Interpolation::CubicSpline {
+                    3
+                } else {
+                    1
+                };
                 if times.is_empty() || values.len() != times.len() * per_key {
                     return Err(self.invalid(format!(
                         "animation {}: {} key times but {} values",
@@ -618,7 +677,10 @@ pub(crate) fn smooth_normals(positions: &[Vec3], indices: &[u32]) -> Vec<Vec3> {
         normals[b] += n;
         normals[c] += n;
     }
-    normals.into_iter().map(|n| n.normalize_or(Vec3::Y)).collect()
+    normals
+        .into_iter()
+        .map(|n| n.normalize_or(Vec3::Y))
+        .collect()
 }
 
 fn percent_decode(s: &str) -> String {

@@ -10,8 +10,14 @@ use std::sync::{Arc, Mutex};
 /// Sample characters compiled into the binary: `(name, glTF text)`. Their licenses and
 /// attribution are in `assets/LICENSES.md`.
 pub const BUILTIN_ASSETS: &[(&str, &str)] = &[
-    ("RiggedFigure", include_str!("../../assets/RiggedFigure.gltf")),
-    ("RiggedSimple", include_str!("../../assets/RiggedSimple.gltf")),
+    (
+        "RiggedFigure",
+        include_str!("../../assets/RiggedFigure.gltf"),
+    ),
+    (
+        "RiggedSimple",
+        include_str!("../../assets/RiggedSimple.gltf"),
+    ),
     ("SimpleSkin", include_str!("../../assets/SimpleSkin.gltf")),
 ];
 
@@ -81,7 +87,12 @@ impl AssetLibrary {
 
     /// Load (or return the cached) asset.
     pub fn load(&self, asset: &AssetRef) -> Result<Arc<Asset>, AssetError> {
-        if let Some(a) = self.cache.lock().unwrap_or_else(|e| e.into_inner()).get(asset) {
+        if let Some(a) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(asset)
+        {
             return Ok(a.clone());
         }
         let loaded = Arc::new(match asset {

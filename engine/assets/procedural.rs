@@ -5,8 +5,8 @@
 //! aligned with the world axes, so clips are written as plain rotations about X, Y and Z.
 
 use super::{
-    Asset, Binding, Channel, Clip, Interpolation, Material, MeshAsset, Property, SkinVertex,
-    Skeleton, SkeletonNode, Submesh, Transform,
+    Asset, Binding, Channel, Clip, Interpolation, Material, MeshAsset, Property, Skeleton,
+    SkeletonNode, SkinVertex, Submesh, Transform,
 };
 use glam::{Mat4, Quat, Vec2, Vec3, Vec4};
 use std::f32::consts::{PI, TAU};
@@ -108,28 +108,124 @@ struct Part {
 fn parts() -> Vec<Part> {
     let p = |i: usize| JOINTS[i].2;
     let mut v = vec![
-        Part { joint: 0, from: [0.0, 0.86, 0.0], to: p(1), radii: [0.16, 0.11], material: TROUSERS, blend_start: None, blend_end: Some(1) },
-        Part { joint: 1, from: p(1), to: p(2), radii: [0.145, 0.10], material: SHIRT, blend_start: Some(0), blend_end: Some(2) },
-        Part { joint: 2, from: p(2), to: [0.0, 1.44, 0.0], radii: [0.18, 0.11], material: SHIRT, blend_start: Some(1), blend_end: None },
-        Part { joint: 3, from: [0.0, 1.40, 0.0], to: p(4), radii: [0.05, 0.05], material: SKIN, blend_start: Some(2), blend_end: Some(4) },
-        Part { joint: 4, from: [0.0, 1.53, 0.01], to: [0.0, 1.76, 0.01], radii: [0.095, 0.105], material: SKIN, blend_start: Some(3), blend_end: None },
+        Part {
+            joint: 0,
+            from: [0.0, 0.86, 0.0],
+            to: p(1),
+            radii: [0.16, 0.11],
+            material: TROUSERS,
+            blend_start: None,
+            blend_end: Some(1),
+        },
+        Part {
+            joint: 1,
+            from: p(1),
+            to: p(2),
+            radii: [0.145, 0.10],
+            material: SHIRT,
+            blend_start: Some(0),
+            blend_end: Some(2),
+        },
+        Part {
+            joint: 2,
+            from: p(2),
+            to: [0.0, 1.44, 0.0],
+            radii: [0.18, 0.11],
+            material: SHIRT,
+            blend_start: Some(1),
+            blend_end: None,
+        },
+        Part {
+            joint: 3,
+            from: [0.0, 1.40, 0.0],
+            to: p(4),
+            radii: [0.05, 0.05],
+            material: SKIN,
+            blend_start: Some(2),
+            blend_end: Some(4),
+        },
+        Part {
+            joint: 4,
+            from: [0.0, 1.53, 0.01],
+            to: [0.0, 1.76, 0.01],
+            radii: [0.095, 0.105],
+            material: SKIN,
+            blend_start: Some(3),
+            blend_end: None,
+        },
     ];
     for side in [0usize, 4] {
         let (upper, fore, hand) = (6 + side, 7 + side, 8 + side);
         let wrist = p(hand);
         let hand_end = [wrist[0] * 1.03, wrist[1] - 0.13, wrist[2]];
-        v.push(Part { joint: upper, from: p(upper), to: p(fore), radii: [0.055, 0.055], material: SHIRT, blend_start: Some(2), blend_end: Some(fore) });
-        v.push(Part { joint: fore, from: p(fore), to: wrist, radii: [0.045, 0.045], material: SKIN, blend_start: Some(upper), blend_end: Some(hand) });
-        v.push(Part { joint: hand, from: wrist, to: hand_end, radii: [0.025, 0.045], material: SKIN, blend_start: Some(fore), blend_end: None });
+        v.push(Part {
+            joint: upper,
+            from: p(upper),
+            to: p(fore),
+            radii: [0.055, 0.055],
+            material: SHIRT,
+            blend_start: Some(2),
+            blend_end: Some(fore),
+        });
+        v.push(Part {
+            joint: fore,
+            from: p(fore),
+            to: wrist,
+            radii: [0.045, 0.045],
+            material: SKIN,
+            blend_start: Some(upper),
+            blend_end: Some(hand),
+        });
+        v.push(Part {
+            joint: hand,
+            from: wrist,
+            to: hand_end,
+            radii: [0.025, 0.045],
+            material: SKIN,
+            blend_start: Some(fore),
+            blend_end: None,
+        });
     }
     for side in [0usize, 4] {
         let (thigh, shin, foot, toe) = (13 + side, 14 + side, 15 + side, 16 + side);
         let t = p(toe);
         let toe_end = [t[0], t[1] - 0.005, t[2] + 0.08];
-        v.push(Part { joint: thigh, from: p(thigh), to: p(shin), radii: [0.08, 0.085], material: TROUSERS, blend_start: Some(0), blend_end: Some(shin) });
-        v.push(Part { joint: shin, from: p(shin), to: p(foot), radii: [0.06, 0.065], material: TROUSERS, blend_start: Some(thigh), blend_end: Some(foot) });
-        v.push(Part { joint: foot, from: p(foot), to: t, radii: [0.05, 0.045], material: SHOES, blend_start: Some(shin), blend_end: Some(toe) });
-        v.push(Part { joint: toe, from: t, to: toe_end, radii: [0.045, 0.03], material: SHOES, blend_start: Some(foot), blend_end: None });
+        v.push(Part {
+            joint: thigh,
+            from: p(thigh),
+            to: p(shin),
+            radii: [0.08, 0.085],
+            material: TROUSERS,
+            blend_start: Some(0),
+            blend_end: Some(shin),
+        });
+        v.push(Part {
+            joint: shin,
+            from: p(shin),
+            to: p(foot),
+            radii: [0.06, 0.065],
+            material: TROUSERS,
+            blend_start: Some(thigh),
+            blend_end: Some(foot),
+        });
+        v.push(Part {
+            joint: foot,
+            from: p(foot),
+            to: t,
+            radii: [0.05, 0.045],
+            material: SHOES,
+            blend_start: Some(shin),
+            blend_end: Some(toe),
+        });
+        v.push(Part {
+            joint: toe,
+            from: t,
+            to: toe_end,
+            radii: [0.045, 0.03],
+            material: SHOES,
+            blend_start: Some(foot),
+            blend_end: None,
+        });
     }
     v
 }
@@ -176,10 +272,26 @@ fn skeleton() -> Skeleton {
 
 fn body_mesh(segments: u32) -> MeshAsset {
     let materials = vec![
-        Material { name: "skin".into(), base_color: Vec4::new(0.80, 0.58, 0.45, 1.0), texture: None },
-        Material { name: "shirt".into(), base_color: Vec4::new(0.90, 0.90, 0.90, 1.0), texture: None },
-        Material { name: "trousers".into(), base_color: Vec4::new(0.22, 0.25, 0.36, 1.0), texture: None },
-        Material { name: "shoes".into(), base_color: Vec4::new(0.14, 0.11, 0.09, 1.0), texture: None },
+        Material {
+            name: "skin".into(),
+            base_color: Vec4::new(0.80, 0.58, 0.45, 1.0),
+            texture: None,
+        },
+        Material {
+            name: "shirt".into(),
+            base_color: Vec4::new(0.90, 0.90, 0.90, 1.0),
+            texture: None,
+        },
+        Material {
+            name: "trousers".into(),
+            base_color: Vec4::new(0.22, 0.25, 0.36, 1.0),
+            texture: None,
+        },
+        Material {
+            name: "shoes".into(),
+            base_color: Vec4::new(0.14, 0.11, 0.09, 1.0),
+            texture: None,
+        },
     ];
     let mut vertices = Vec::new();
     let mut per_material: Vec<Vec<u32>> = vec![Vec::new(); materials.len()];
@@ -203,8 +315,13 @@ fn body_mesh(segments: u32) -> MeshAsset {
             for j in 0..=segs {
                 let phi = TAU * j as f32 / segs as f32;
                 let (sp, cp) = phi.sin_cos();
-                let position = centre + axis * (-ct * half) + u * (st * cp * part.radii[0]) + w * (st * sp * part.radii[1]);
-                let grad = axis * (-ct / half) + u * (st * cp / part.radii[0]) + w * (st * sp / part.radii[1]);
+                let position = centre
+                    + axis * (-ct * half)
+                    + u * (st * cp * part.radii[0])
+                    + w * (st * sp * part.radii[1]);
+                let grad = axis * (-ct / half)
+                    + u * (st * cp / part.radii[0])
+                    + w * (st * sp / part.radii[1]);
                 let normal = if i == 0 {
                     -axis
                 } else if i == rings {
@@ -265,7 +382,12 @@ fn body_mesh(segments: u32) -> MeshAsset {
         });
         indices.extend(list);
     }
-    MeshAsset { vertices, indices, submeshes, materials }
+    MeshAsset {
+        vertices,
+        indices,
+        submeshes,
+        materials,
+    }
 }
 
 /// Key a set of rotation curves and an optional hips translation curve into a clip.
@@ -276,7 +398,9 @@ fn keyed_clip(
     hips_height: &dyn Fn(f32) -> f32,
 ) -> Clip {
     let keys = (duration * 24.0).round() as usize;
-    let times: Vec<f32> = (0..=keys).map(|k| duration * k as f32 / keys as f32).collect();
+    let times: Vec<f32> = (0..=keys)
+        .map(|k| duration * k as f32 / keys as f32)
+        .collect();
     let phase = |t: f32| TAU * t / duration;
     let index = |n: &str| JOINTS.iter().position(|j| j.0 == n).unwrap_or(0);
     let mut channels: Vec<Channel> = rotations
@@ -286,7 +410,10 @@ fn keyed_clip(
             property: Property::Rotation,
             interpolation: Interpolation::Linear,
             times: times.clone(),
-            values: times.iter().map(|&t| Vec4::from(f(phase(t)).normalize())).collect(),
+            values: times
+                .iter()
+                .map(|&t| Vec4::from(f(phase(t)).normalize()))
+                .collect(),
         })
         .collect();
     channels.push(Channel {
@@ -294,9 +421,16 @@ fn keyed_clip(
         property: Property::Translation,
         interpolation: Interpolation::Linear,
         times: times.clone(),
-        values: times.iter().map(|&t| Vec4::new(0.0, hips_height(phase(t)), 0.0, 0.0)).collect(),
+        values: times
+            .iter()
+            .map(|&t| Vec4::new(0.0, hips_height(phase(t)), 0.0, 0.0))
+            .collect(),
     });
-    Clip { name: name.into(), duration, channels }
+    Clip {
+        name: name.into(),
+        duration,
+        channels,
+    }
 }
 
 fn walk_clip() -> Clip {
@@ -314,10 +448,18 @@ fn walk_clip() -> Clip {
             ("shin_r", &move |p: f32| Quat::from_rotation_x(knee(p + PI))),
             ("foot_l", &|p: f32| Quat::from_rotation_x(0.2 * p.sin())),
             ("foot_r", &|p: f32| Quat::from_rotation_x(-0.2 * p.sin())),
-            ("upper_arm_l", &|p: f32| Quat::from_rotation_x(0.38 * p.sin())),
-            ("upper_arm_r", &|p: f32| Quat::from_rotation_x(-0.38 * p.sin())),
-            ("forearm_l", &|p: f32| Quat::from_rotation_x(-0.3 - 0.15 * (0.5 + 0.5 * p.sin()))),
-            ("forearm_r", &|p: f32| Quat::from_rotation_x(-0.3 - 0.15 * (0.5 - 0.5 * p.sin()))),
+            ("upper_arm_l", &|p: f32| {
+                Quat::from_rotation_x(0.38 * p.sin())
+            }),
+            ("upper_arm_r", &|p: f32| {
+                Quat::from_rotation_x(-0.38 * p.sin())
+            }),
+            ("forearm_l", &|p: f32| {
+                Quat::from_rotation_x(-0.3 - 0.15 * (0.5 + 0.5 * p.sin()))
+            }),
+            ("forearm_r", &|p: f32| {
+                Quat::from_rotation_x(-0.3 - 0.15 * (0.5 - 0.5 * p.sin()))
+            }),
         ],
         &|p: f32| 0.95 + 0.025 * (2.0 * p).cos(),
     )
@@ -329,11 +471,22 @@ fn idle_clip() -> Clip {
         3.0,
         &[
             ("chest", &|p: f32| Quat::from_rotation_x(0.035 * p.sin())),
-            ("head", &|p: f32| Quat::from_rotation_y(0.25 * p.sin()) * Quat::from_rotation_x(0.05 * (2.0 * p).sin())),
-            ("upper_arm_l", &|p: f32| Quat::from_rotation_z(0.08 + 0.03 * p.sin())),
-            ("upper_arm_r", &|p: f32| Quat::from_rotation_z(-0.08 - 0.03 * p.sin())),
-            ("forearm_l", &|p: f32| Quat::from_rotation_x(-0.15 - 0.05 * p.sin())),
-            ("forearm_r", &|p: f32| Quat::from_rotation_x(-0.15 - 0.05 * p.cos())),
+            ("head", &|p: f32| {
+                Quat::from_rotation_y(0.25 * p.sin())
+                    * Quat::from_rotation_x(0.05 * (2.0 * p).sin())
+            }),
+            ("upper_arm_l", &|p: f32| {
+                Quat::from_rotation_z(0.08 + 0.03 * p.sin())
+            }),
+            ("upper_arm_r", &|p: f32| {
+                Quat::from_rotation_z(-0.08 - 0.03 * p.sin())
+            }),
+            ("forearm_l", &|p: f32| {
+                Quat::from_rotation_x(-0.15 - 0.05 * p.sin())
+            }),
+            ("forearm_r", &|p: f32| {
+                Quat::from_rotation_x(-0.15 - 0.05 * p.cos())
+            }),
         ],
         &|p: f32| 0.95 + 0.006 * (2.0 * p).sin(),
     )
@@ -345,7 +498,10 @@ mod tests {
 
     #[test]
     fn detail_levels_reach_the_load_test_size() {
-        let counts: Vec<usize> = Detail::ALL.iter().map(|d| humanoid(*d).mesh.triangle_count()).collect();
+        let counts: Vec<usize> = Detail::ALL
+            .iter()
+            .map(|d| humanoid(*d).mesh.triangle_count())
+            .collect();
         assert!(counts.windows(2).all(|w| w[0] < w[1]), "{counts:?}");
         assert!(counts[3] >= 50_000, "ultra has {} triangles", counts[3]);
         assert_eq!(humanoid(Detail::Low).skeleton.nodes.len(), 21);
@@ -357,7 +513,11 @@ mod tests {
         for v in &a.mesh.vertices {
             let s: f32 = v.weights.iter().sum();
             assert!((s - 1.0).abs() < 1e-5);
-            assert!(v.joints.iter().all(|&j| (j as usize) < a.skeleton.bindings.len()));
+            assert!(
+                v.joints
+                    .iter()
+                    .all(|&j| (j as usize) < a.skeleton.bindings.len())
+            );
         }
         let n = a.mesh.vertices.len() as u32;
         assert!(a.mesh.indices.iter().all(|&i| i < n));

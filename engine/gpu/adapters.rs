@@ -91,8 +91,12 @@ impl AdapterEntry {
         };
         check_requirements(&self.adapter).map_err(unusable)?;
         let adapter = self.adapter.clone();
-        let exclusive = (adapter.get_info().backend == wgpu::Backend::Gl)
-            .then(|| super::context::ExclusiveGuard::acquire(format!("gl:{}:{}", self.name, self.driver_info)));
+        let exclusive = (adapter.get_info().backend == wgpu::Backend::Gl).then(|| {
+            super::context::ExclusiveGuard::acquire(format!(
+                "gl:{}:{}",
+                self.name, self.driver_info
+            ))
+        });
         let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
             pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
                 label: Some("tutti::device"),
@@ -104,9 +108,19 @@ impl AdapterEntry {
             }))
         }));
         match result {
-            Ok(Ok((device, queue))) => Ok(GpuContext::with_guard(self.index, self.label(), adapter, device, queue, exclusive)),
+            Ok(Ok((device, queue))) => Ok(GpuContext::with_guard(
+                self.index,
+                self.label(),
+                adapter,
+                device,
+                queue,
+                exclusive,
+            )),
             Ok(Err(e)) => Err(unusable(format!("device creation failed: {e}"))),
-            Err(panic) => Err(unusable(format!("device creation panicked: {}", panic_text(&panic)))),
+            Err(panic) => Err(unusable(format!(
+                "device creation panicked: {}",
+                panic_text(&panic)
+            ))),
         }
     }
 }
@@ -135,7 +149,8 @@ fn check_requirements(adapter: &wgpu::Adapter) -> Result<(), String> {
             limits.max_storage_buffers_per_shader_stage
         ));
     }
-    if limits.max_compute_workgroup_size_x < 64 || limits.max_compute_invocations_per_workgroup < 64 {
+    if limits.max_compute_workgroup_size_x < 64 || limits.max_compute_invocations_per_workgroup < 64
+    {
         missing.push("64-wide compute workgroups".into());
     }
     if missing.is_empty() {
@@ -189,12 +204,18 @@ impl Discovery {
                     vendor: info.vendor,
                     device: info.device,
                     max_texture_dimension_2d: limits.max_texture_dimension_2d,
-                    max_storage_buffer_binding_size: u64::from(limits.max_storage_buffer_binding_size),
-                    max_storage_buffers_per_shader_stage: limits.max_storage_buffers_per_shader_stage,
+                    max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size,
+                    max_storage_buffers_per_shader_stage: limits
+                        .max_storage_buffers_per_shader_stage,
                     max_buffer_size: limits.max_buffer_size,
-                    max_compute_invocations_per_workgroup: limits.max_compute_invocations_per_workgroup,
-                    multi_draw_indirect: features.contains(wgpu::Features::MULTI_DRAW_INDIRECT_COUNT)
-                        || adapter.get_downlevel_capabilities().flags.contains(wgpu::DownlevelFlags::INDIRECT_EXECUTION),
+                    max_compute_invocations_per_workgroup: limits
+                        .max_compute_invocations_per_workgroup,
+                    multi_draw_indirect: features
+                        .contains(wgpu::Features::MULTI_DRAW_INDIRECT_COUNT)
+                        || adapter
+                            .get_downlevel_capabilities()
+                            .flags
+                            .contains(wgpu::DownlevelFlags::INDIRECT_EXECUTION),
                     timestamp_query: features.contains(wgpu::Features::TIMESTAMP_QUERY),
                     status: AdapterStatus::Ok,
                     duplicate_of: None,
@@ -203,7 +224,9 @@ impl Discovery {
                 entry.status = match entry.open() {
                     Ok(_) => AdapterStatus::Ok,
                     Err(GpuError::Unusable { reason, .. }) => AdapterStatus::Unusable { reason },
-                    Err(e) => AdapterStatus::Unusable { reason: e.to_string() },
+                    Err(e) => AdapterStatus::Unusable {
+                        reason: e.to_string(),
+                    },
                 };
                 entry
             })
@@ -256,7 +279,11 @@ impl Discovery {
             message,
         };
         let picked: Vec<usize> = match &spec.kind {
-            SpecKind::Default => working.iter().filter(|a| a.duplicate_of.is_none()).map(|a| a.index).collect(),
+            SpecKind::Default => working
+                .iter()
+                .filter(|a| a.duplicate_of.is_none())
+                .map(|a| a.index)
+                .collect(),
             SpecKind::All => working.iter().map(|a| a.index).collect(),
             SpecKind::Indices(list) => {
                 let mut out = Vec::new();
@@ -280,10 +307,16 @@ impl Discovery {
                 }
                 out
             }
-            SpecKind::Backend(b) => working.iter().filter(|a| &a.backend == b).map(|a| a.index).collect(),
+            SpecKind::Backend(b) => working
+                .iter()
+                .filter(|a| &a.backend == b)
+                .map(|a| a.index)
+                .collect(),
         };
         if picked.is_empty() {
-            return Err(bad("matches no working adapter; run `tutti adapters` to see them".into()));
+            return Err(bad(
+                "matches no working adapter; run `tutti adapters` to see them".into(),
+            ));
         }
         Ok(picked)
     }
@@ -298,7 +331,9 @@ impl Discovery {
         self.adapters
             .iter()
             .filter_map(|a| match &a.status {
-                AdapterStatus::Unusable { reason } => Some(format!("{} skipped: {reason}", a.label())),
+                AdapterStatus::Unusable { reason } => {
+                    Some(format!("{} skipped: {reason}", a.label()))
+                }
                 AdapterStatus::Ok => None,
             })
             .collect()
@@ -342,13 +377,17 @@ impl std::str::FromStr for AdapterSpec {
             "dx12" | "d3d12" => SpecKind::Backend("dx12".into()),
             "gl" | "gles" | "opengl" => SpecKind::Backend("gl".into()),
             _ => {
-                let list: Result<Vec<usize>, _> = t.split(',').map(|p| p.trim().parse::<usize>()).collect();
+                let list: Result<Vec<usize>, _> =
+                    t.split(',').map(|p| p.trim().parse::<usize>()).collect();
                 SpecKind::Indices(list.map_err(|_| {
                     format!("{s:?} is not `default`, `all`, a backend (vulkan, metal, dx12, gl) or a comma list of adapter indices")
                 })?)
             }
         };
-        Ok(Self { text: s.to_string(), kind })
+        Ok(Self {
+            text: s.to_string(),
+            kind,
+        })
     }
 }
 
@@ -358,9 +397,23 @@ mod tests {
 
     #[test]
     fn specs_parse() {
-        assert_eq!("all".parse::<AdapterSpec>().map(|s| s.kind), Ok(SpecKind::All));
-        assert_eq!("0, 2".parse::<AdapterSpec>().map(|s| s.kind), Ok(SpecKind::Indices(vec![0, 2])));
-        assert_eq!("GL".parse::<AdapterSpec>().map(|s| s.kind), Ok(SpecKind::Backend("gl".into())));
-        assert!("fast".parse::<AdapterSpec>().unwrap_err().contains("not `default`"));
+        assert_eq!(
+            "all".parse::<AdapterSpec>().map(|s| s.kind),
+            Ok(SpecKind::All)
+        );
+        assert_eq!(
+            "0, 2".parse::<AdapterSpec>().map(|s| s.kind),
+            Ok(SpecKind::Indices(vec![0, 2]))
+        );
+        assert_eq!(
+            "GL".parse::<AdapterSpec>().map(|s| s.kind),
+            Ok(SpecKind::Backend("gl".into()))
+        );
+        assert!(
+            "fast"
+                .parse::<AdapterSpec>()
+                .unwrap_err()
+                .contains("not `default`")
+        );
     }
 }

@@ -62,7 +62,13 @@ impl GpuContext {
     /// Wrap a device the host application opened itself (embedding tutti on the host's own
     /// wgpu device). Installs an uncaptured-error handler and a device-lost callback that record
     /// (and log once) the first problem; [`Self::check`] reports it.
-    pub fn new(index: usize, label: String, adapter: wgpu::Adapter, device: wgpu::Device, queue: wgpu::Queue) -> Self {
+    pub fn new(
+        index: usize,
+        label: String,
+        adapter: wgpu::Adapter,
+        device: wgpu::Device,
+        queue: wgpu::Queue,
+    ) -> Self {
         Self::with_guard(index, label, adapter, device, queue, None)
     }
 
@@ -111,7 +117,12 @@ impl GpuContext {
 
     /// Fail if an uncaptured error or a device loss has been recorded.
     pub fn check(&self) -> Result<(), GpuError> {
-        match self.fatal.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        match self
+            .fatal
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
             Some(message) => Err(GpuError::Device {
                 adapter: self.label.clone(),
                 message: message.clone(),

@@ -55,8 +55,16 @@ pub struct Failure {
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.frame {
-            Some(fr) => write!(f, "scene {} frame {fr} on {}: {}", self.scene, self.adapter, self.message),
-            None => write!(f, "scene {} on {}: {}", self.scene, self.adapter, self.message),
+            Some(fr) => write!(
+                f,
+                "scene {} frame {fr} on {}: {}",
+                self.scene, self.adapter, self.message
+            ),
+            None => write!(
+                f,
+                "scene {} on {}: {}",
+                self.scene, self.adapter, self.message
+            ),
         }
     }
 }
@@ -85,7 +93,9 @@ pub enum OffscreenError {
         message: String,
     },
     /// Two scenes share a name and would overwrite each other's files.
-    #[error("two scenes are named {0:?}; scene names must differ because they name the output folders")]
+    #[error(
+        "two scenes are named {0:?}; scene names must differ because they name the output folders"
+    )]
     DuplicateScene(String),
     /// No devices were given.
     #[error("no device to render on")]
@@ -98,9 +108,14 @@ pub fn prepare_output_dir(dir: &Path) -> Result<(), OffscreenError> {
         path: dir.to_path_buf(),
         message,
     };
-    std::fs::create_dir_all(dir).map_err(|e| fail(format!("cannot create it: {e}; choose another --out")))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| fail(format!("cannot create it: {e}; choose another --out")))?;
     let probe = dir.join(format!(".tutti-write-test-{}", std::process::id()));
-    std::fs::write(&probe, b"ok").map_err(|e| fail(format!("is not writable: {e}; choose another --out or fix its permissions")))?;
+    std::fs::write(&probe, b"ok").map_err(|e| {
+        fail(format!(
+            "is not writable: {e}; choose another --out or fix its permissions"
+        ))
+    })?;
     let _ = std::fs::remove_file(&probe);
     Ok(())
 }
@@ -132,7 +147,12 @@ pub fn render_offscreen(
     let report = Mutex::new(OffscreenReport::default());
     std::thread::scope(|scope| {
         for (d, ctx) in devices.iter().enumerate() {
-            let mine: Vec<(usize, u32)> = items.iter().copied().skip(d).step_by(devices.len()).collect();
+            let mine: Vec<(usize, u32)> = items
+                .iter()
+                .copied()
+                .skip(d)
+                .step_by(devices.len())
+                .collect();
             let worlds = &worlds;
             let report = &report;
             scope.spawn(move || {
@@ -159,24 +179,35 @@ fn device_worker(
     report: &Mutex<OffscreenReport>,
 ) -> usize {
     let fail = |scene: &World, frame: Option<u32>, message: String| {
-        report.lock().unwrap_or_else(|e| e.into_inner()).failures.push(Failure {
-            scene: scene.desc.name.clone(),
-            frame,
-            adapter: ctx.label.clone(),
-            message,
-        });
+        report
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .failures
+            .push(Failure {
+                scene: scene.desc.name.clone(),
+                frame,
+                adapter: ctx.label.clone(),
+                message,
+            });
     };
     let renderer = FrameRenderer::new(ctx);
-    let mut scene_gpu: Vec<Option<Result<SceneRenderer, String>>> = (0..worlds.len()).map(|_| None).collect();
+    let mut scene_gpu: Vec<Option<Result<SceneRenderer, String>>> =
+        (0..worlds.len()).map(|_| None).collect();
     let mut done = 0;
     let mut device_dead: Option<String> = None;
     for &(s, frame) in items {
         let world = &worlds[s];
         if let Some(reason) = &device_dead {
-            fail(world, Some(frame), format!("not rendered: the device failed earlier ({reason})"));
+            fail(
+                world,
+                Some(frame),
+                format!("not rendered: the device failed earlier ({reason})"),
+            );
             continue;
         }
-        let sr = scene_gpu[s].get_or_insert_with(|| SceneRenderer::new(ctx, &renderer, world).map_err(|e| e.to_string()));
+        let sr = scene_gpu[s].get_or_insert_with(|| {
+            SceneRenderer::new(ctx, &renderer, world).map_err(|e| e.to_string())
+        });
         let sr = match sr {
             Ok(sr) => sr,
             Err(message) => {
@@ -215,7 +246,11 @@ fn device_worker(
         let mut ok = true;
         for r in results {
             match r {
-                Ok(w) => report.lock().unwrap_or_else(|e| e.into_inner()).written.push(w),
+                Ok(w) => report
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .written
+                    .push(w),
                 Err(message) => {
                     ok = false;
                     fail(world, Some(frame), message);

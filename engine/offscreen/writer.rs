@@ -30,7 +30,10 @@ pub enum WriteError {
 
 /// `DIR/<scene>/<target>/<frame:06>.png`.
 pub fn frame_path(out_dir: &Path, scene: &str, target: &str, frame: u32) -> PathBuf {
-    out_dir.join(scene).join(target).join(format!("{frame:06}.png"))
+    out_dir
+        .join(scene)
+        .join(target)
+        .join(format!("{frame:06}.png"))
 }
 
 /// Encode RGBA8 pixels as PNG (deterministic: same pixels, same bytes).
@@ -48,7 +51,12 @@ pub fn encode_png(width: u32, height: u32, rgba: &[u8]) -> Result<Vec<u8>, Strin
 }
 
 /// Encode and write a PNG atomically. Returns the file size.
-pub fn write_png_atomic(path: &Path, width: u32, height: u32, rgba: &[u8]) -> Result<u64, WriteError> {
+pub fn write_png_atomic(
+    path: &Path,
+    width: u32,
+    height: u32,
+    rgba: &[u8],
+) -> Result<u64, WriteError> {
     let png = encode_png(width, height, rgba).map_err(|message| WriteError::Encode {
         path: path.to_path_buf(),
         message,
@@ -65,8 +73,18 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
         op: "creating the folder",
         source,
     })?;
-    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{file_name}.{}.{:?}.tmp", std::process::id(), std::thread::current().id()).replace(['(', ')'], ""));
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(
+        format!(
+            ".{file_name}.{}.{:?}.tmp",
+            std::process::id(),
+            std::thread::current().id()
+        )
+        .replace(['(', ')'], ""),
+    );
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;

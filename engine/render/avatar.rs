@@ -147,12 +147,15 @@ impl AvatarPass {
         uniform: &MaterialUniform,
         texture: Option<&Texture>,
     ) -> wgpu::BindGroup {
-        let buffer = ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some(&format!("avatar::material[{label}]")),
-            contents: bytemuck::bytes_of(uniform),
-            usage: wgpu::BufferUsages::UNIFORM,
-        });
-        let own_view = texture.map(|t| upload_texture(ctx, &format!("avatar::texture[{label}]"), t));
+        let buffer = ctx
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(&format!("avatar::material[{label}]")),
+                contents: bytemuck::bytes_of(uniform),
+                usage: wgpu::BufferUsages::UNIFORM,
+            });
+        let own_view =
+            texture.map(|t| upload_texture(ctx, &format!("avatar::texture[{label}]"), t));
         let view = own_view.as_ref().unwrap_or(&self.white);
         ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some(&format!("avatar::material_group[{label}]")),
@@ -191,7 +194,11 @@ impl AvatarPass {
             pass.set_index_buffer(mesh.indices.slice(..), wgpu::IndexFormat::Uint32);
             for (sm, group) in &mesh.submeshes {
                 pass.set_bind_group(1, group, &[]);
-                pass.draw_indexed(sm.first_index..sm.first_index + sm.index_count, 0, 0..instances);
+                pass.draw_indexed(
+                    sm.first_index..sm.first_index + sm.index_count,
+                    0,
+                    0..instances,
+                );
             }
         }
     }

@@ -52,7 +52,12 @@ impl GpuMesh {
                 resource: rest_buf.as_entire_binding(),
             }],
         });
-        let uv: Vec<[f32; 2]> = asset.mesh.vertices.iter().map(|v| v.uv.to_array()).collect();
+        let uv: Vec<[f32; 2]> = asset
+            .mesh
+            .vertices
+            .iter()
+            .map(|v| v.uv.to_array())
+            .collect();
         let uvs = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some(&format!("mesh::uv[{name}]")),
             contents: bytemuck::cast_slice(&uv),
@@ -68,11 +73,21 @@ impl GpuMesh {
             .submeshes
             .iter()
             .map(|sm| {
-                let material = asset.mesh.materials.get(sm.material).cloned().unwrap_or_default();
+                let material = asset
+                    .mesh
+                    .materials
+                    .get(sm.material)
+                    .cloned()
+                    .unwrap_or_default();
                 let uniform = MaterialUniform {
                     base_color: material.base_color.to_array(),
                 };
-                let group = avatar.material_group(ctx, &format!("{name}/{}", material.name), &uniform, material.texture.as_deref());
+                let group = avatar.material_group(
+                    ctx,
+                    &format!("{name}/{}", material.name),
+                    &uniform,
+                    material.texture.as_deref(),
+                );
                 (*sm, group)
             })
             .collect();

@@ -45,13 +45,16 @@ pub enum RenderError {
     Readback(#[from] ReadbackError),
 }
 
+/// GPU meshes by asset identity; the `Arc<Asset>` keeps the key's allocation alive.
+type MeshCache = HashMap<usize, (Arc<crate::assets::Asset>, Arc<GpuMesh>)>;
+
 /// Per-device renderer state shared by every scene on that device: pipelines and GPU meshes.
 pub struct FrameRenderer {
     /// The skin pass.
     pub skin: SkinPass,
     /// The avatar raster pass.
     pub avatar: AvatarPass,
-    meshes: Mutex<HashMap<usize, (Arc<crate::assets::Asset>, Arc<GpuMesh>)>>,
+    meshes: Mutex<MeshCache>,
 }
 
 impl FrameRenderer {
@@ -70,7 +73,12 @@ impl FrameRenderer {
         let mut cache = self.meshes.lock().unwrap_or_else(|e| e.into_inner());
         cache
             .entry(key)
-            .or_insert_with(|| (asset.clone(), Arc::new(GpuMesh::new(ctx, &self.skin, &self.avatar, asset))))
+            .or_insert_with(|| {
+                (
+                    asset.clone(),
+                    Arc::new(GpuMesh::new(ctx, &self.skin, &self.avatar, asset)),
+                )
+            })
             .1
             .clone()
     }
@@ -109,7 +117,11 @@ pub struct SceneRenderer {
 
 impl SceneRenderer {
     /// Allocate everything a world needs on a device. Fails if the world exceeds device limits.
-    pub fn new(ctx: &GpuContext, renderer: &FrameRenderer, world: &World) -> Result<Self, RenderError> {
+    pub fn new(
+        ctx: &GpuContext,
+        renderer: &FrameRenderer,
+        world: &World,
+    ) -> Result<Self, RenderError> {
         let device = &ctx.device;
         let name = world.desc.name.clone();
         let too_large = |message: String| RenderError::TooLarge {
@@ -117,7 +129,8 @@ impl SceneRenderer {
             adapter: ctx.label.clone(),
             message,
         };
-        let meshes: Vec<Arc<GpuMesh>> = world.assets.iter().map(|a| renderer.mesh(ctx, a)).collect();
+        let meshes: Vec<Arc<GpuMesh>> =
+            world.assets.iter().map(|a| renderer.mesh(ctx, a)).collect();
 
         // Instance data and skinned-vertex ranges.
         let mut skinned_count: u64 = 0;
@@ -137,7 +150,10 @@ impl SceneRenderer {
             })
             .collect();
         let skinned_bytes = skinned_count * size_of::<SkinnedVertex>() as u64;
-        let max_binding = u64::from(ctx.limits.max_storage_buffer_binding_size).min(ctx.limits.max_buffer_size);
+        let max_binding = ctx
+            .limits
+            .max_storage_buffer_binding_size
+            .min(ctx.limits.max_buffer_size);
         if skinned_bytes > max_binding || skinned_count > u64::from(u32::MAX) {
             return Err(too_large(format!(
                 "the skinned vertices of all avatars need {skinned_bytes} bytes, the device binds at most {max_binding}; use fewer avatars or a lower-detail asset"
@@ -145,7 +161,9 @@ impl SceneRenderer {
         }
         let palette_bytes = (world.palette_len * 64) as u64;
         if palette_bytes > max_binding {
-            return Err(too_large(format!("joint palettes need {palette_bytes} bytes, the device binds at most {max_binding}")));
+            return Err(too_large(format!(
+                "joint palettes need {palette_bytes} bytes, the device binds at most {max_binding}"
+            )));
         }
         for t in &world.desc.targets {
             let max = ctx.limits.max_texture_dimension_2d;
@@ -200,20 +218,32 @@ impl SceneRenderer {
             })
         };
         let copy_dst = wgpu::BufferUsages::COPY_DST;
-        let palettes = buffer("scene::palettes", palette_bytes, wgpu::BufferUsages::STORAGE | copy_dst);
+        let palettes = buffer(
+            "scene::palettes",
+            palette_bytes,
+            wgpu::BufferUsages::STORAGE | copy_dst,
+        );
         let instance_buffer = buffer(
             "scene::instances",
             (instances.len() * size_of::<GpuInstance>()) as u64,
             wgpu::BufferUsages::STORAGE | copy_dst,
         );
-        let skinned = buffer("scene::skinned", skinned_bytes, wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC);
+        let skinned = buffer(
+            "scene::skinned",
+            skinned_bytes,
+            wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+        );
         let camera_stride = align(size_of::<CameraUniform>() as u64, ualign);
         let cameras = buffer(
             "scene::cameras",
             camera_stride * world.desc.targets.len() as u64,
             wgpu::BufferUsages::UNIFORM | copy_dst,
         );
-        let light = buffer("scene::light", size_of::<LightUniform>() as u64, wgpu::BufferUsages::UNIFORM | copy_dst);
+        let light = buffer(
+            "scene::light",
+            size_of::<LightUniform>() as u64,
+            wgpu::BufferUsages::UNIFORM | copy_dst,
+        );
 
         fn sized(buffer: &wgpu::Buffer, size: u64) -> wgpu::BufferBinding<'_> {
             wgpu::BufferBinding {
@@ -226,12 +256,24 @@ impl SceneRenderer {
             label: Some("scene::skin_group"),
             layout: &renderer.skin.frame_layout,
             entries: &[
-                wgpu::BindGroupEntry { binding: 0, resource: palettes.as_entire_binding() },
-                wgpu::BindGroupEntry { binding: 1, resource: instance_buffer.as_entire_binding() },
-                wgpu::BindGroupEntry { binding: 2, resource: skinned.as_entire_binding() },
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: palettes.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: instance_buffer.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 2,
+                    resource: skinned.as_entire_binding(),
+                },
                 wgpu::BindGroupEntry {
                     binding: 3,
-                    resource: wgpu::BindingResource::Buffer(sized(&params, size_of::<BatchParams>() as u64)),
+                    resource: wgpu::BindingResource::Buffer(sized(
+                        &params,
+                        size_of::<BatchParams>() as u64,
+                    )),
                 },
             ],
         });
@@ -241,14 +283,29 @@ impl SceneRenderer {
             entries: &[
                 wgpu::BindGroupEntry {
                     binding: 0,
-                    resource: wgpu::BindingResource::Buffer(sized(&cameras, size_of::<CameraUniform>() as u64)),
+                    resource: wgpu::BindingResource::Buffer(sized(
+                        &cameras,
+                        size_of::<CameraUniform>() as u64,
+                    )),
                 },
-                wgpu::BindGroupEntry { binding: 1, resource: light.as_entire_binding() },
-                wgpu::BindGroupEntry { binding: 2, resource: skinned.as_entire_binding() },
-                wgpu::BindGroupEntry { binding: 3, resource: instance_buffer.as_entire_binding() },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: light.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 2,
+                    resource: skinned.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 3,
+                    resource: instance_buffer.as_entire_binding(),
+                },
                 wgpu::BindGroupEntry {
                     binding: 4,
-                    resource: wgpu::BindingResource::Buffer(sized(&params, size_of::<BatchParams>() as u64)),
+                    resource: wgpu::BindingResource::Buffer(sized(
+                        &params,
+                        size_of::<BatchParams>() as u64,
+                    )),
                 },
             ],
         });
@@ -283,28 +340,46 @@ impl SceneRenderer {
     }
 
     /// Record and submit one frame: upload, skin once, draw every target, copy to staging.
-    pub fn submit(&self, ctx: &GpuContext, renderer: &FrameRenderer, anim: &FrameAnimation) -> Result<(), RenderError> {
+    pub fn submit(
+        &self,
+        ctx: &GpuContext,
+        renderer: &FrameRenderer,
+        anim: &FrameAnimation,
+    ) -> Result<(), RenderError> {
         let queue = &ctx.queue;
         queue.write_buffer(&self.palettes, 0, bytemuck::cast_slice(&anim.palettes));
-        queue.write_buffer(&self.instance_buffer, 0, bytemuck::cast_slice(&self.instances));
+        queue.write_buffer(
+            &self.instance_buffer,
+            0,
+            bytemuck::cast_slice(&self.instances),
+        );
         let mut camera_bytes = vec![0u8; self.camera_stride as usize * self.targets.len()];
         for (i, t) in self.targets.iter().enumerate() {
             let u = camera_uniform(&self.camera, t.width as f32 / t.height as f32);
             let at = i * self.camera_stride as usize;
-            camera_bytes[at..at + size_of::<CameraUniform>()].copy_from_slice(bytemuck::bytes_of(&u));
+            camera_bytes[at..at + size_of::<CameraUniform>()]
+                .copy_from_slice(bytemuck::bytes_of(&u));
         }
         queue.write_buffer(&self.cameras, 0, &camera_bytes);
-        queue.write_buffer(&self.light, 0, bytemuck::bytes_of(&light_uniform(&self.environment)));
+        queue.write_buffer(
+            &self.light,
+            0,
+            bytemuck::bytes_of(&light_uniform(&self.environment)),
+        );
 
-        let mut encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-            label: Some("scene::frame"),
-        });
+        let mut encoder = ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("scene::frame"),
+            });
         let chunks: Vec<(&GpuMesh, u32, u32)> = self
             .chunks
             .iter()
             .map(|c| (c.mesh.as_ref(), c.params_offset, c.instances))
             .collect();
-        renderer.skin.record(&mut encoder, &self.skin_group, &chunks)?;
+        renderer
+            .skin
+            .record(&mut encoder, &self.skin_group, &chunks)?;
         let sky = srgb_to_linear(self.environment.sky);
         for (i, target) in self.targets.iter().enumerate() {
             {
@@ -336,9 +411,12 @@ impl SceneRenderer {
                     occlusion_query_set: None,
                     multiview_mask: None,
                 });
-                renderer
-                    .avatar
-                    .record(&mut pass, &self.avatar_group, (i as u64 * self.camera_stride) as u32, &chunks);
+                renderer.avatar.record(
+                    &mut pass,
+                    &self.avatar_group,
+                    (i as u64 * self.camera_stride) as u32,
+                    &chunks,
+                );
             }
             target.encode_copy(&mut encoder);
         }
@@ -363,7 +441,12 @@ impl SceneRenderer {
     }
 
     /// Render one frame into every target and read them back.
-    pub fn render(&self, ctx: &GpuContext, renderer: &FrameRenderer, anim: &FrameAnimation) -> Result<Vec<TargetImage>, RenderError> {
+    pub fn render(
+        &self,
+        ctx: &GpuContext,
+        renderer: &FrameRenderer,
+        anim: &FrameAnimation,
+    ) -> Result<Vec<TargetImage>, RenderError> {
         self.submit(ctx, renderer, anim)?;
         self.read_targets(ctx)
     }
@@ -377,9 +460,11 @@ impl SceneRenderer {
             usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ,
             mapped_at_creation: false,
         });
-        let mut encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-            label: Some("scene::skinned_copy"),
-        });
+        let mut encoder = ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("scene::skinned_copy"),
+            });
         encoder.copy_buffer_to_buffer(&self.skinned, 0, &staging, 0, size);
         ctx.queue.submit([encoder.finish()]);
         let bytes = read_buffer(ctx, &staging)?;
@@ -393,7 +478,11 @@ pub fn camera_uniform(cam: &crate::scene::Camera, aspect: f32) -> CameraUniform 
     let eye = Vec3::new(cam.eye.0, cam.eye.1, cam.eye.2);
     let target = Vec3::new(cam.target.0, cam.target.1, cam.target.2);
     let dir = (target - eye).normalize_or(Vec3::NEG_Z);
-    let up = if dir.cross(Vec3::Y).length() < 1e-4 { Vec3::Z } else { Vec3::Y };
+    let up = if dir.cross(Vec3::Y).length() < 1e-4 {
+        Vec3::Z
+    } else {
+        Vec3::Y
+    };
     let view = Mat4::look_at_rh(eye, target, up);
     let proj = Mat4::perspective_rh(cam.fov_y.to_radians(), aspect, cam.near, cam.far);
     CameraUniform {
@@ -403,7 +492,11 @@ pub fn camera_uniform(cam: &crate::scene::Camera, aspect: f32) -> CameraUniform 
 }
 
 fn light_uniform(env: &crate::scene::Environment) -> LightUniform {
-    let d = Vec3::new(env.sun_direction.0, env.sun_direction.1, env.sun_direction.2);
+    let d = Vec3::new(
+        env.sun_direction.0,
+        env.sun_direction.1,
+        env.sun_direction.2,
+    );
     let to_sun = (-d).normalize_or(Vec3::Y);
     LightUniform {
         to_sun: to_sun.extend(0.0).to_array(),
@@ -416,7 +509,11 @@ fn light_uniform(env: &crate::scene::Environment) -> LightUniform {
 fn srgb_to_linear(c: (f32, f32, f32)) -> [f64; 3] {
     let f = |x: f32| {
         let x = f64::from(x.clamp(0.0, 1.0));
-        if x <= 0.04045 { x / 12.92 } else { ((x + 0.055) / 1.055).powf(2.4) }
+        if x <= 0.04045 {
+            x / 12.92
+        } else {
+            ((x + 0.055) / 1.055).powf(2.4)
+        }
     };
     [f(c.0), f(c.1), f(c.2)]
 }

@@ -17,7 +17,11 @@ pub struct SkinPass {
     pub mesh_layout: wgpu::BindGroupLayout,
 }
 
-pub(super) fn storage_entry(binding: u32, read_only: bool, visibility: wgpu::ShaderStages) -> wgpu::BindGroupLayoutEntry {
+pub(super) fn storage_entry(
+    binding: u32,
+    read_only: bool,
+    visibility: wgpu::ShaderStages,
+) -> wgpu::BindGroupLayoutEntry {
     wgpu::BindGroupLayoutEntry {
         binding,
         visibility,
@@ -30,7 +34,11 @@ pub(super) fn storage_entry(binding: u32, read_only: bool, visibility: wgpu::Sha
     }
 }
 
-pub(super) fn uniform(binding: u32, dynamic: bool, visibility: wgpu::ShaderStages) -> wgpu::BindGroupLayoutEntry {
+pub(super) fn uniform(
+    binding: u32,
+    dynamic: bool,
+    visibility: wgpu::ShaderStages,
+) -> wgpu::BindGroupLayoutEntry {
     wgpu::BindGroupLayoutEntry {
         binding,
         visibility,
@@ -43,7 +51,6 @@ pub(super) fn uniform(binding: u32, dynamic: bool, visibility: wgpu::ShaderStage
     }
 }
 
-
 impl SkinPass {
     /// Build the pipeline on a device.
     pub fn new(ctx: &GpuContext) -> Self {
@@ -51,7 +58,12 @@ impl SkinPass {
         let cs = wgpu::ShaderStages::COMPUTE;
         let frame_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("skin::frame_layout"),
-            entries: &[storage_entry(0, true, cs), storage_entry(1, true, cs), storage_entry(2, false, cs), uniform(3, true, cs)],
+            entries: &[
+                storage_entry(0, true, cs),
+                storage_entry(1, true, cs),
+                storage_entry(2, false, cs),
+                uniform(3, true, cs),
+            ],
         });
         let mesh_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("skin::mesh_layout"),

@@ -122,80 +122,147 @@ pub fn parse_scene(
 ) -> Result<LoadedScene, SceneError> {
     let desc: SceneDesc = ron::Options::default()
         .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
-        .from_str(text).map_err(|e| SceneError::Syntax {
-        path: source.to_path_buf(),
-        line: e.span.start.line,
-        column: e.span.start.col,
-        message: e.code.to_string(),
-    })?;
+        .from_str(text)
+        .map_err(|e| SceneError::Syntax {
+            path: source.to_path_buf(),
+            line: e.span.start.line,
+            column: e.span.start.col,
+            message: e.code.to_string(),
+        })?;
     let mut problems = Vec::new();
     let mut bad = |field: String, message: String| problems.push(Problem { field, message });
 
     if !valid_name(&desc.name) {
-        bad("name".into(), format!("{:?} is not usable as a folder name; use letters, digits, '-', '_' or '.'", desc.name));
+        bad(
+            "name".into(),
+            format!(
+                "{:?} is not usable as a folder name; use letters, digits, '-', '_' or '.'",
+                desc.name
+            ),
+        );
     }
     if !(desc.fps.is_finite() && desc.fps > 0.0 && desc.fps <= 1000.0) {
-        bad("fps".into(), format!("{} is not a frame rate; use a value in (0, 1000]", desc.fps));
+        bad(
+            "fps".into(),
+            format!("{} is not a frame rate; use a value in (0, 1000]", desc.fps),
+        );
     }
     if desc.frames.1 <= desc.frames.0 {
-        bad("frames".into(), format!("the range ({}, {}) is empty; the end is exclusive and must exceed the start", desc.frames.0, desc.frames.1));
+        bad(
+            "frames".into(),
+            format!(
+                "the range ({}, {}) is empty; the end is exclusive and must exceed the start",
+                desc.frames.0, desc.frames.1
+            ),
+        );
     }
     let c = &desc.camera;
     let v3 = |v: (f32, f32, f32)| glam::Vec3::new(v.0, v.1, v.2);
-    if !(v3(c.eye).is_finite() && v3(c.target).is_finite()) || (v3(c.eye) - v3(c.target)).length() < 1e-6 {
-        bad("camera".into(), "eye and target must be finite and distinct".into());
+    if !(v3(c.eye).is_finite() && v3(c.target).is_finite())
+        || (v3(c.eye) - v3(c.target)).length() < 1e-6
+    {
+        bad(
+            "camera".into(),
+            "eye and target must be finite and distinct".into(),
+        );
     }
     if !(c.fov_y > 1.0 && c.fov_y < 179.0) {
-        bad("camera.fov_y".into(), format!("{} degrees is outside (1, 179)", c.fov_y));
+        bad(
+            "camera.fov_y".into(),
+            format!("{} degrees is outside (1, 179)", c.fov_y),
+        );
     }
     if !(c.near > 0.0 && c.far > c.near && c.far.is_finite()) {
-        bad("camera.near".into(), format!("near {} and far {} must satisfy 0 < near < far", c.near, c.far));
+        bad(
+            "camera.near".into(),
+            format!(
+                "near {} and far {} must satisfy 0 < near < far",
+                c.near, c.far
+            ),
+        );
     }
     if desc.targets.is_empty() {
-        bad("targets".into(), "no output target; add one, e.g. (name: \"main\", width: 640, height: 360)".into());
+        bad(
+            "targets".into(),
+            "no output target; add one, e.g. (name: \"main\", width: 640, height: 360)".into(),
+        );
     }
     for (i, t) in desc.targets.iter().enumerate() {
         if !valid_name(&t.name) {
-            bad(format!("targets[{i}].name"), format!("{:?} is not usable as a folder name", t.name));
+            bad(
+                format!("targets[{i}].name"),
+                format!("{:?} is not usable as a folder name", t.name),
+            );
         }
         if desc.targets[..i].iter().any(|o| o.name == t.name) {
-            bad(format!("targets[{i}].name"), format!("{:?} is used by an earlier target", t.name));
+            bad(
+                format!("targets[{i}].name"),
+                format!("{:?} is used by an earlier target", t.name),
+            );
         }
         for (side, v) in [("width", t.width), ("height", t.height)] {
             if v == 0 {
-                bad(format!("targets[{i}].{side}"), "is zero; a target needs at least one pixel".into());
+                bad(
+                    format!("targets[{i}].{side}"),
+                    "is zero; a target needs at least one pixel".into(),
+                );
             } else if v > MAX_TARGET_SIDE {
-                bad(format!("targets[{i}].{side}"), format!("{v} exceeds the limit of {MAX_TARGET_SIDE} pixels"));
+                bad(
+                    format!("targets[{i}].{side}"),
+                    format!("{v} exceeds the limit of {MAX_TARGET_SIDE} pixels"),
+                );
             }
         }
     }
     let env = &desc.environment;
     if !(v3(env.sky).is_finite() && v3(env.sun_color).is_finite() && env.ambient.is_finite()) {
-        bad("environment".into(), "colours and ambient must be finite numbers".into());
+        bad(
+            "environment".into(),
+            "colours and ambient must be finite numbers".into(),
+        );
     }
     if !v3(env.sun_direction).is_finite() || v3(env.sun_direction).length() < 1e-6 {
-        bad("environment.sun_direction".into(), "must be a non-zero vector".into());
+        bad(
+            "environment.sun_direction".into(),
+            "must be a non-zero vector".into(),
+        );
     }
     if desc.avatars.is_empty() {
-        bad("avatars".into(), "no avatar group; add one, e.g. (asset: \"RiggedFigure\", count: 4)".into());
+        bad(
+            "avatars".into(),
+            "no avatar group; add one, e.g. (asset: \"RiggedFigure\", count: 4)".into(),
+        );
     }
     let mut groups = Vec::new();
     for (i, g) in desc.avatars.iter().enumerate() {
         let f = |name: &str| format!("avatars[{i}].{name}");
         if g.count == 0 || g.count > MAX_GROUP_COUNT {
-            bad(f("count"), format!("{} is outside 1 ..= {MAX_GROUP_COUNT}", g.count));
+            bad(
+                f("count"),
+                format!("{} is outside 1 ..= {MAX_GROUP_COUNT}", g.count),
+            );
         }
         let spacing = match g.layout {
             Layout::Grid { spacing, .. } | Layout::Circle { spacing } => spacing,
         };
         if !(spacing.is_finite() && spacing >= 0.0) {
-            bad(f("layout"), format!("spacing {spacing} must be a finite, non-negative number"));
+            bad(
+                f("layout"),
+                format!("spacing {spacing} must be a finite, non-negative number"),
+            );
         }
         if !(g.scale.is_finite() && g.scale > 0.0) {
             bad(f("scale"), format!("{} must be positive", g.scale));
         }
-        if !(g.speed.is_finite() && g.phase_offset.is_finite() && g.phase_spread.is_finite() && g.yaw.is_finite()) {
-            bad(f("speed"), "speed, yaw, phase_offset and phase_spread must be finite".into());
+        if !(g.speed.is_finite()
+            && g.phase_offset.is_finite()
+            && g.phase_spread.is_finite()
+            && g.yaw.is_finite())
+        {
+            bad(
+                f("speed"),
+                "speed, yaw, phase_offset and phase_spread must be finite".into(),
+            );
         }
         if !v3(g.position).is_finite() || !v3(g.tint).is_finite() {
             bad(f("position"), "position and tint must be finite".into());
@@ -212,7 +279,14 @@ pub fn parse_scene(
             Some(name) => match asset.clip_index(name) {
                 Some(c) => Some(c),
                 None => {
-                    bad(f("clip"), format!("asset {:?} has no clip {name:?}; its clips are {}", g.asset, asset.clip_names()));
+                    bad(
+                        f("clip"),
+                        format!(
+                            "asset {:?} has no clip {name:?}; its clips are {}",
+                            g.asset,
+                            asset.clip_names()
+                        ),
+                    );
                     continue;
                 }
             },
@@ -238,7 +312,8 @@ fn valid_name(s: &str) -> bool {
         && s != "."
         && s != ".."
         && s.len() <= 128
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 #[cfg(test)]

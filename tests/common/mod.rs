@@ -27,10 +27,18 @@ fn find(backend: &str) -> Option<usize> {
 
 fn open_or_skip(backend: &str, what: &str) -> Option<GpuContext> {
     match find(backend) {
-        Some(i) => Some(discovery().adapters[i].open().unwrap_or_else(|e| panic!("{what}: {e}"))),
+        Some(i) => Some(
+            discovery().adapters[i]
+                .open()
+                .unwrap_or_else(|e| panic!("{what}: {e}")),
+        ),
         None if required() => panic!(
             "{what} ({backend}, software) is required (TUTTI_REQUIRE_ADAPTERS=1) but absent; adapters: {:?}",
-            discovery().adapters.iter().map(|a| a.label()).collect::<Vec<_>>()
+            discovery()
+                .adapters
+                .iter()
+                .map(|a| a.label())
+                .collect::<Vec<_>>()
         ),
         None => {
             eprintln!("SKIPPED: {what} is not installed on this machine");
@@ -56,7 +64,9 @@ pub fn software_adapters() -> Vec<GpuContext> {
 
 /// Path under `tests/`.
 pub fn tests_path(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests").join(rel)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join(rel)
 }
 
 /// Image difference statistics.
@@ -109,14 +119,30 @@ pub fn assert_matches_golden(name: &str, width: u32, height: u32, rgba: &[u8]) {
         return;
     }
     let golden = image::open(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}; run with TUTTI_BLESS=1 to create it", path.display()))
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}; run with TUTTI_BLESS=1 to create it",
+                path.display()
+            )
+        })
         .to_rgba8();
-    assert_eq!((golden.width(), golden.height()), (width, height), "{name}: size differs from golden");
+    assert_eq!(
+        (golden.width(), golden.height()),
+        (width, height),
+        "{name}: size differs from golden"
+    );
     let d = diff(golden.as_raw(), rgba);
     if d.mean > 1.0 || d.bad_fraction > 0.005 {
         let actual = std::env::temp_dir().join(format!("tutti-actual-{name}.png"));
-        let _ = std::fs::write(&actual, tutti::offscreen::encode_png(width, height, rgba).unwrap_or_default());
-        panic!("{name}: differs from {}: {d:?}; actual image saved to {}", path.display(), actual.display());
+        let _ = std::fs::write(
+            &actual,
+            tutti::offscreen::encode_png(width, height, rgba).unwrap_or_default(),
+        );
+        panic!(
+            "{name}: differs from {}: {d:?}; actual image saved to {}",
+            path.display(),
+            actual.display()
+        );
     }
 }
 
