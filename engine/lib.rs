@@ -57,17 +57,23 @@ pub use scene::{LoadedScene, World, default_scene, load_scene};
 
 #[cfg(test)]
 mod shader_tests {
-    /// Every `.wgsl` file in `shaders/` parses and validates with naga (no GPU needed).
+    /// Every `.wgsl` pass shader in `shaders/`, prefixed with the shared snippets in
+    /// `shaders/shared/` exactly as the renderer builds it, parses and validates with naga (no GPU
+    /// needed).
     #[test]
     fn every_shader_validates_with_naga() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
+        let shared = std::fs::read_to_string(dir.join("shared/types.wgsl")).expect("shared types");
         let mut checked = 0;
         for entry in std::fs::read_dir(&dir).expect("shaders/ exists") {
             let path = entry.expect("readable entry").path();
             if path.extension().and_then(|e| e.to_str()) != Some("wgsl") {
                 continue;
             }
-            let source = std::fs::read_to_string(&path).expect("readable shader");
+            let source = format!(
+                "{shared}\n{}",
+                std::fs::read_to_string(&path).expect("readable shader")
+            );
             let module = naga::front::wgsl::parse_str(&source)
                 .unwrap_or_else(|e| panic!("{}: {}", path.display(), e.emit_to_string(&source)));
             naga::valid::Validator::new(

@@ -1,6 +1,6 @@
 // Avatar raster pass: draws pre-skinned world-space vertices (from skin.wgsl) with instancing,
 // Lambert sun + ambient lighting, base colour x texture x tint.
-// Keep the structs in sync with engine/render/gpu_data.rs.
+// Prefixed with shaders/shared/types.wgsl. Keep the structs in sync with engine/render/gpu_data.rs.
 
 struct Camera {
     view_proj: mat4x4<f32>,
@@ -12,27 +12,6 @@ struct Light {
     to_sun: vec4<f32>,
     sun_color: vec4<f32>,
     ambient: vec4<f32>,
-}
-
-struct Instance {
-    model: mat4x4<f32>,
-    tint: vec4<f32>,
-    palette_offset: u32,
-    skinned_base: u32,
-    _pad0: u32,
-    _pad1: u32,
-}
-
-struct SkinnedVertex {
-    position: vec4<f32>,
-    normal: vec4<f32>,
-}
-
-struct BatchParams {
-    vertex_count: u32,
-    first_instance: u32,
-    instance_count: u32,
-    _pad: u32,
 }
 
 struct Material {

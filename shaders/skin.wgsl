@@ -1,34 +1,13 @@
 // Compute skinning: every (vertex, avatar) pair of a draw batch is skinned once per frame into
 // world space. Every target of the frame then draws from `skinned`, so multi-resolution output
 // never repeats this work.
-// Keep the structs in sync with engine/render/gpu_data.rs.
+// Prefixed with shaders/shared/types.wgsl. Keep the structs in sync with engine/render/gpu_data.rs.
 
 struct RestVertex {
     position: vec4<f32>,
     normal: vec4<f32>,
     joints: vec4<u32>,
     weights: vec4<f32>,
-}
-
-struct Instance {
-    model: mat4x4<f32>,
-    tint: vec4<f32>,
-    palette_offset: u32,
-    skinned_base: u32,
-    _pad0: u32,
-    _pad1: u32,
-}
-
-struct SkinnedVertex {
-    position: vec4<f32>,
-    normal: vec4<f32>,
-}
-
-struct BatchParams {
-    vertex_count: u32,
-    first_instance: u32,
-    instance_count: u32,
-    _pad: u32,
 }
 
 @group(0) @binding(0) var<storage, read> palettes: array<mat4x4<f32>>;

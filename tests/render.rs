@@ -26,20 +26,21 @@ fn render_frame(ctx: &GpuContext, world: &World, frame: u32) -> Vec<TargetImage>
 /// Frames chosen to show different phases of the walk.
 const GOLDEN_FRAMES: [u32; 2] = [0, 20];
 
+/// Render the golden frames of the default scene on `ctx` and compare them with the references.
+fn check_golden_frames(ctx: &GpuContext) {
+    let world = default_world();
+    for frame in GOLDEN_FRAMES {
+        for img in render_frame(ctx, &world, frame) {
+            let name = format!("default_{}_{frame:06}", img.name);
+            assert_matches_golden(&name, img.width, img.height, &img.rgba);
+        }
+    }
+}
+
 #[test]
 fn default_scene_matches_golden_images_on_lavapipe() {
     let Some(ctx) = lavapipe() else { return };
-    let world = default_world();
-    for frame in GOLDEN_FRAMES {
-        for img in render_frame(&ctx, &world, frame) {
-            assert_matches_golden(
-                &format!("default_{}_{frame:06}", img.name),
-                img.width,
-                img.height,
-                &img.rgba,
-            );
-        }
-    }
+    check_golden_frames(&ctx);
 }
 
 #[test]
@@ -65,9 +66,9 @@ fn every_target_has_its_size_and_is_not_blank_on_both_adapters() {
             // The clear colour is the scene's sky colour (sRGB bytes).
             let sky = world.desc.environment.sky;
             let expect = [sky.0, sky.1, sky.2].map(|c| (c * 255.0).round() as i32);
-            for k in 0..3 {
+            for (got, want) in img.rgba[..3].iter().zip(expect) {
                 assert!(
-                    (i32::from(img.rgba[k]) - expect[k]).abs() <= 1,
+                    (i32::from(*got) - want).abs() <= 1,
                     "{}: sky pixel {:?}",
                     ctx.label,
                     &img.rgba[..4]
@@ -81,17 +82,7 @@ fn every_target_has_its_size_and_is_not_blank_on_both_adapters() {
 fn llvmpipe_frames_match_lavapipe_golden_images() {
     // "Both adapters produce correct frames": the GL adapter renders the same pictures.
     let Some(ctx) = llvmpipe() else { return };
-    let world = default_world();
-    for frame in GOLDEN_FRAMES {
-        for img in render_frame(&ctx, &world, frame) {
-            assert_matches_golden(
-                &format!("default_{}_{frame:06}", img.name),
-                img.width,
-                img.height,
-                &img.rgba,
-            );
-        }
-    }
+    check_golden_frames(&ctx);
 }
 
 #[test]

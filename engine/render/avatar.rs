@@ -70,7 +70,7 @@ impl AvatarPass {
         });
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some("avatar::shader"),
-            source: wgpu::ShaderSource::Wgsl(include_str!("../../shaders/avatar.wgsl").into()),
+            source: wgpu::ShaderSource::Wgsl(super::shader_source!("avatar.wgsl").into()),
         });
         let pipeline = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
             label: Some("avatar::pipeline"),

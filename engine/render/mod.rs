@@ -5,6 +5,18 @@
 //! once, then each target gets one raster pass from the same skinned vertices and a copy into its
 //! staging buffer. Targets differ only in their camera uniform (aspect ratio) and size.
 
+/// The WGSL source of a pass: `shaders/shared/types.wgsl` followed by `shaders/<file>`.
+macro_rules! shader_source {
+    ($file:literal) => {
+        concat!(
+            include_str!("../../shaders/shared/types.wgsl"),
+            "\n",
+            include_str!(concat!("../../shaders/", $file))
+        )
+    };
+}
+pub(crate) use shader_source;
+
 pub mod avatar;
 pub mod gpu_data;
 mod mesh;

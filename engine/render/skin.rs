@@ -76,7 +76,7 @@ impl SkinPass {
         });
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some("skin::shader"),
-            source: wgpu::ShaderSource::Wgsl(include_str!("../../shaders/skin.wgsl").into()),
+            source: wgpu::ShaderSource::Wgsl(super::shader_source!("skin.wgsl").into()),
         });
         let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
             label: Some("skin::pipeline"),
