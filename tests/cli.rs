@@ -306,3 +306,76 @@ fn avatar_export_writes_a_loadable_glb() {
         stderr(&o)
     );
 }
+
+#[test]
+fn no_adapter_at_all_explains_how_to_get_a_software_one() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    // Linux has no Metal: with only that backend enabled wgpu finds nothing.
+    let o = Command::new(env!("CARGO_BIN_EXE_tutti"))
+        .args(["render", "--offscreen", "--frames", "0"])
+        .current_dir(tmp.path())
+        .env("WGPU_BACKEND", "metal")
+        .output()
+        .expect("runs");
+    let e = stderr(&o);
+    assert!(!o.status.success());
+    assert!(
+        e.contains("no GPU adapter found") && e.contains("mesa-vulkan-drivers"),
+        "{e}"
+    );
+}
+
+#[test]
+fn textured_asset_is_drawn_with_its_texture() {
+    use std::sync::Arc;
+    use tutti::assets::procedural::{Detail, humanoid};
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mut asset = humanoid(Detail::Low);
+    for m in &mut asset.mesh.materials {
+        m.base_color = glam::Vec4::ONE;
+        m.texture = Some(Arc::new(tutti::assets::Texture {
+            width: 1,
+            height: 1,
+            rgba: vec![255, 0, 0, 255],
+        }));
+    }
+    std::fs::write(
+        tmp.path().join("red.glb"),
+        tutti::assets::export_glb(&asset).expect("export"),
+    )
+    .expect("write");
+    std::fs::write(
+        tmp.path().join("s.ron"),
+        r#"Scene(name: "s", frames: (0, 1), camera: (eye: (0.0, 1.0, 3.0), target: (0.0, 0.9, 0.0)),
+                 targets: [(name: "m", width: 64, height: 64)],
+                 environment: (sky: (0.0, 0.0, 0.0), ambient: 1.0, sun_color: (0.0, 0.0, 0.0)),
+                 avatars: [(asset: "red.glb")])"#,
+    )
+    .expect("write");
+    let o = tutti(
+        &[
+            "render",
+            "s.ron",
+            "--offscreen",
+            "--out",
+            "out",
+            "--adapters",
+            "all",
+        ],
+        tmp.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let img = image::open(tmp.path().join("out/s/m/000000.png"))
+        .expect("png")
+        .to_rgba8();
+    let red = img
+        .pixels()
+        .filter(|p| p[0] > 200 && p[1] < 30 && p[2] < 30)
+        .count();
+    let other = img
+        .pixels()
+        .filter(|p| p[0] > 30 && !(p[0] > 200 && p[1] < 30 && p[2] < 30))
+        .count();
+    assert!(red > 200, "only {red} red pixels");
+    assert!(other < red / 10, "{other} non-red lit pixels");
+}

@@ -151,3 +151,29 @@ fn exported_procedural_avatar_loads_back_identically() {
         }
     }
 }
+
+#[test]
+fn base_colour_textures_round_trip_and_are_drawn() {
+    use std::sync::Arc;
+    use tutti::assets::Texture;
+    // A 2x2 texture: red, green, blue, white.
+    let rgba = vec![
+        255, 0, 0, 255, 0, 255, 0, 255, 0, 0, 255, 255, 255, 255, 255, 255,
+    ];
+    let mut asset = humanoid(Detail::Low);
+    for m in &mut asset.mesh.materials {
+        m.texture = Some(Arc::new(Texture {
+            width: 2,
+            height: 2,
+            rgba: rgba.clone(),
+        }));
+    }
+    let glb = export_glb(&asset).expect("export");
+    let back = import_gltf_slice(&glb, "t", Path::new("t.glb"), None).expect("import");
+    let tex = back.mesh.materials[0]
+        .texture
+        .as_ref()
+        .expect("texture survives");
+    assert_eq!((tex.width, tex.height), (2, 2));
+    assert_eq!(tex.rgba, rgba);
+}
