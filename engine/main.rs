@@ -2,20 +2,16 @@
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tutti::AssetLibrary;
 use tutti::assets::procedural::{self, Detail};
 use tutti::gpu::{AdapterSpec, AdapterStatus, Discovery};
-use tutti::offscreen::{OffscreenOptions, render_offscreen};
+use tutti::offscreen::{Compression, OffscreenOptions, Shard, render_offscreen};
 use tutti::scene::{LoadedScene, default_scene, load_scene};
 
 #[derive(Parser)]
-#[command(
-    name = "tutti",
-    version,
-    about = "Multi-adapter GPU rendering of animated avatar crowds"
-)]
+#[command(name = "tutti", version, about = "Multi-adapter GPU rendering of animated avatar crowds")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -46,6 +42,22 @@ enum Command {
         /// (vulkan, metal, dx12, gl) or a comma list of indices from `tutti adapters`.
         #[arg(long, default_value = "default")]
         adapters: AdapterSpec,
+        /// Frames in flight per adapter (default: adapts between 1 and 4).
+        #[arg(long)]
+        frames_in_flight: Option<usize>,
+        /// PNG compression: fast, default or best.
+        #[arg(long, default_value = "fast", value_parser = |s: &str| s.parse::<Compression>())]
+        png_compression: Compression,
+        /// Keep files that match the manifest's checksums; render only missing or corrupt ones.
+        #[arg(long)]
+        resume: bool,
+        /// Render shard K of N (work item i belongs to shard i mod N). Slurm:
+        /// `--shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT`.
+        #[arg(long, value_parser = |s: &str| s.parse::<Shard>())]
+        shard: Option<Shard>,
+        /// Write a JSON report (and an SVG throughput chart beside it).
+        #[arg(long)]
+        report: Option<PathBuf>,
     },
     /// Export the procedural humanoid avatar as a glTF 2.0 binary.
     Avatar {
@@ -56,12 +68,51 @@ enum Command {
         #[arg(long, default_value = "medium", value_parser = |s: &str| s.parse::<Detail>())]
         detail: Detail,
     },
+    /// Manifest tools.
+    Manifest {
+        #[command(subcommand)]
+        command: ManifestCommand,
+    },
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ManifestCommand {
+    /// Merge shard manifests, verifying every checksum, that no file appears twice and that
+    /// together they cover the whole run (plan.json).
+    Merge {
+        /// Output folders of the shards (one folder shared by all shards works too).
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Merged manifest (default: FIRST_DIR/manifest.jsonl).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Offscreen batch throughput: sequential loop vs pipelined scheduler, each adapter alone and
+    /// all together.
+    Offscreen {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Smaller batch (well under two minutes on two cores without a GPU).
+        #[arg(long)]
+        quick: bool,
+        /// Adapters to use.
+        #[arg(long, default_value = "default")]
+        adapters: AdapterSpec,
+    },
 }
 
 fn parse_frames(s: &str) -> Result<(u32, u32), String> {
-    let bad = || {
-        format!("{s:?} is not a frame range; write A..B (end exclusive), A..=B or a single frame N")
-    };
+    let bad = || format!("{s:?} is not a frame range; write A..B (end exclusive), A..=B or a single frame N");
     let num = |t: &str| t.trim().parse::<u32>().map_err(|_| bad());
     let (a, b) = if let Some((a, b)) = s.split_once("..=") {
         (num(a)?, num(b)?.checked_add(1).ok_or_else(bad)?)
@@ -72,9 +123,7 @@ fn parse_frames(s: &str) -> Result<(u32, u32), String> {
         (n, n.checked_add(1).ok_or_else(bad)?)
     };
     if b <= a {
-        return Err(format!(
-            "frame range {s:?} is empty; the end must exceed the start"
-        ));
+        return Err(format!("frame range {s:?} is empty; the end must exceed the start"));
     }
     Ok((a, b))
 }
@@ -107,17 +156,33 @@ fn run(cli: Cli) -> Result<ExitCode> {
             out,
             frames,
             adapters,
+            frames_in_flight,
+            png_compression,
+            resume,
+            shard,
+            report,
         } => {
             if !offscreen {
                 bail!("the window mode is not built yet; pass --offscreen to render PNG files");
             }
-            render(&scenes, out, frames, &adapters)
+            if frames_in_flight == Some(0) {
+                bail!("--frames-in-flight must be at least 1");
+            }
+            let options = OffscreenOptions {
+                out_dir: out,
+                frames,
+                frames_in_flight,
+                compression: png_compression,
+                resume,
+                shard,
+                progress: true,
+            };
+            render(&scenes, &options, &adapters, report.as_deref())
         }
         Command::Avatar { out, detail } => {
             let asset = procedural::humanoid(detail);
             let bytes = tutti::assets::export_glb(&asset).map_err(anyhow::Error::msg)?;
-            tutti::offscreen::write_atomic(&out, &bytes)
-                .with_context(|| format!("writing {}", out.display()))?;
+            tutti::offscreen::write_atomic(&out, &bytes).with_context(|| format!("writing {}", out.display()))?;
             println!(
                 "wrote {} ({} bytes): {} vertices, {} triangles, {} joints, clips {}",
                 out.display(),
@@ -129,6 +194,22 @@ fn run(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Manifest {
+            command: ManifestCommand::Merge { dirs, out },
+        } => {
+            let out = out.unwrap_or_else(|| dirs[0].join("manifest.jsonl"));
+            let summary = tutti::offscreen::merge(&dirs, &out)?;
+            println!(
+                "merged {} entries from {} manifests into {}: every checksum verified, no duplicates, the plan is complete",
+                summary.entries,
+                summary.manifests,
+                summary.out.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            command: BenchCommand::Offscreen { json, quick, adapters },
+        } => bench_offscreen(json, quick, &adapters),
     }
 }
 
@@ -168,20 +249,14 @@ fn adapters(json: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn render(
-    scene_paths: &[PathBuf],
-    out: PathBuf,
-    frames: Option<(u32, u32)>,
-    spec: &AdapterSpec,
-) -> Result<ExitCode> {
-    let library = AssetLibrary::new();
+fn load_scenes(scene_paths: &[PathBuf], library: &AssetLibrary) -> Result<Vec<LoadedScene>> {
     let mut scenes: Vec<LoadedScene> = Vec::new();
     let mut errors = Vec::new();
     if scene_paths.is_empty() {
-        scenes.push(default_scene(&library)?);
+        scenes.push(default_scene(library)?);
     }
     for p in scene_paths {
-        match load_scene(p, &library) {
+        match load_scene(p, library) {
             Ok(s) => scenes.push(s),
             Err(e) => errors.push(e.to_string()),
         }
@@ -192,44 +267,92 @@ fn render(
         }
         bail!("{} scene file(s) could not be loaded", errors.len());
     }
+    Ok(scenes)
+}
+
+fn open_devices(spec: &AdapterSpec) -> Result<Vec<tutti::GpuContext>> {
     let discovery = Discovery::run();
     for s in discovery.skipped() {
         tracing::warn!("{s}");
     }
     let selected = discovery.select(spec)?;
-    let devices = discovery.open(&selected)?;
+    Ok(discovery.open(&selected)?)
+}
+
+fn render(scene_paths: &[PathBuf], options: &OffscreenOptions, spec: &AdapterSpec, report_path: Option<&Path>) -> Result<ExitCode> {
+    let library = AssetLibrary::new();
+    let scenes = load_scenes(scene_paths, &library)?;
+    let devices = open_devices(spec)?;
     for d in &devices {
         tracing::info!("rendering on {}", d.label);
     }
-    let start = std::time::Instant::now();
-    let report = render_offscreen(
-        &devices,
-        &scenes,
-        &OffscreenOptions {
-            out_dir: out.clone(),
-            frames,
-        },
-    )?;
-    let secs = start.elapsed().as_secs_f64();
-    let frames_done: usize = report.frames_per_adapter.iter().map(|(_, n)| n).sum();
-    for (adapter, n) in &report.frames_per_adapter {
-        tracing::info!("{adapter}: {n} frames");
+    let report = render_offscreen(&devices, &scenes, options)?;
+    for a in &report.adapters {
+        let state = match &a.retired {
+            Some(reason) => format!(" (retired: {reason})"),
+            None => String::new(),
+        };
+        tracing::info!("{}: {} frames, busy {:.0}%{state}", a.adapter, a.frames, 100.0 * a.busy_s / report.wall_s.max(1e-9));
     }
+    if let Some(path) = report_path {
+        let chart = tutti::offscreen::report::write_report(&report, path).map_err(anyhow::Error::msg)?;
+        tracing::info!("report: {} and {}", path.display(), chart.display());
+    }
+    let (stage, busy) = tutti::offscreen::report::bottleneck(&report);
     println!(
-        "wrote {} files ({} frames) to {} in {:.2} s ({:.1} frames/s)",
+        "wrote {} files ({} frames) to {} in {:.2} s ({:.1} frames/s); kept {} files from an earlier run; bottleneck: {stage} ({:.0}% busy)",
         report.written.len(),
-        frames_done,
-        out.display(),
-        secs,
-        frames_done as f64 / secs.max(1e-9)
+        report.frames(),
+        options.out_dir.display(),
+        report.wall_s,
+        report.frames() as f64 / report.wall_s.max(1e-9),
+        report.kept,
+        100.0 * busy
     );
     if report.failures.is_empty() {
-        Ok(ExitCode::SUCCESS)
-    } else {
-        for f in &report.failures {
-            eprintln!("failed: {f}");
-        }
-        eprintln!("{} failure(s)", report.failures.len());
-        Ok(ExitCode::FAILURE)
+        return Ok(ExitCode::SUCCESS);
     }
+    for a in report.adapters.iter().filter(|a| a.retired.is_some()) {
+        eprintln!("retired: {}: {}", a.adapter, a.retired.as_deref().unwrap_or(""));
+    }
+    for f in &report.failures {
+        eprintln!("failed: {f}");
+    }
+    eprintln!("{} failure(s)", report.failures.len());
+    Ok(ExitCode::FAILURE)
+}
+
+fn bench_offscreen(json: bool, quick: bool, spec: &AdapterSpec) -> Result<ExitCode> {
+    let library = AssetLibrary::new();
+    let scene = default_scene(&library)?;
+    let devices = open_devices(spec)?;
+    let frames = if quick { 48 } else { 240 };
+    let r = tutti::offscreen::bench::run(&devices, &scene, frames, Compression::Fast).map_err(anyhow::Error::msg)?;
+    if json {
+        let pipelined: serde_json::Map<String, serde_json::Value> =
+            r.pipelined_fps.iter().map(|(a, f)| (a.clone(), serde_json::json!(f))).collect();
+        let value = serde_json::json!({
+            "frames": r.frames,
+            "sequential_adapter": r.sequential_adapter,
+            "sequential_fps": r.sequential_fps,
+            "pipelined_fps": pipelined,
+            "all_fps": r.all_fps,
+            "ratio": r.ratio,
+            "scaling_efficiency": r.scaling_efficiency,
+            "bottleneck_stage": r.bottleneck.0,
+            "bottleneck_utilisation": r.bottleneck.1,
+        });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        println!("offscreen batch: default scene, {} frames x 2 targets", r.frames);
+        println!("  sequential loop on {}: {:.1} frames/s", r.sequential_adapter, r.sequential_fps);
+        for (a, f) in &r.pipelined_fps {
+            println!("  pipelined on {a} alone: {f:.1} frames/s");
+        }
+        println!("  pipelined on all adapters: {:.1} frames/s", r.all_fps);
+        println!("  pipelined / sequential: {:.2}x", r.ratio);
+        println!("  scaling efficiency (all / sum of each alone): {:.2}", r.scaling_efficiency);
+        println!("  bottleneck (pipelined, first adapter): {} at {:.0}% utilisation", r.bottleneck.0, 100.0 * r.bottleneck.1);
+    }
+    Ok(ExitCode::SUCCESS)
 }

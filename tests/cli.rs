@@ -58,12 +58,14 @@ fn default_scene_renders_on_all_adapters_into_the_documented_layout() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let files = files_under(&tmp.path().join("out"));
-    let expect: Vec<String> = ["main", "thumb"]
+    let mut expect: Vec<String> = ["main", "thumb"]
         .iter()
         .flat_map(|t| (3..7).map(move |f| format!("default/{t}/{f:06}.png")))
         .collect();
+    expect.extend(["manifest.jsonl".to_string(), "plan.json".to_string()]);
+    expect.sort();
     assert_eq!(files, expect, "exactly the frame files, no temporaries");
-    for f in &files {
+    for f in files.iter().filter(|f| f.ends_with(".png")) {
         let img = image::open(tmp.path().join("out").join(f))
             .expect("valid png")
             .to_rgba8();
@@ -101,7 +103,7 @@ fn rerendering_gives_identical_files() {
         );
         assert!(o.status.success(), "{}", stderr(&o));
     }
-    for f in files_under(&tmp.path().join("a")) {
+    for f in files_under(&tmp.path().join("a")).into_iter().filter(|f| f.ends_with(".png")) {
         let a = std::fs::read(tmp.path().join("a").join(&f)).expect("a");
         let b = std::fs::read(tmp.path().join("b").join(&f)).expect("b");
         assert!(a == b, "{f} differs between runs");

@@ -131,6 +131,27 @@ impl GpuContext {
         }
     }
 
+    /// Block until a submission has finished (and its map callbacks have run).
+    pub fn wait_for(&self, index: wgpu::SubmissionIndex) -> Result<(), GpuError> {
+        self.device
+            .poll(wgpu::PollType::Wait {
+                submission_index: Some(index),
+                timeout: None,
+            })
+            .map_err(|e| GpuError::Device {
+                adapter: self.label.clone(),
+                message: e.to_string(),
+            })?;
+        self.check()
+    }
+
+    /// Record a fatal problem as if the device had been lost (used by fault injection:
+    /// `TUTTI_FAULT_DEVICE_LOST`). Every later [`Self::check`] fails with `message`.
+    pub fn mark_lost(&self, message: &str) {
+        let mut slot = self.fatal.lock().unwrap_or_else(|p| p.into_inner());
+        slot.get_or_insert_with(|| message.to_string());
+    }
+
     /// Block until all submitted work has finished.
     pub fn wait_idle(&self) -> Result<(), GpuError> {
         self.device

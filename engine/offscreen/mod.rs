@@ -1,46 +1,57 @@
-//! Offscreen batch rendering: (scene, frame) work items spread round-robin over the selected
-//! devices, one thread per device; PNGs encoded on rayon and written atomically
-//! (temporary name, then rename) to `DIR/<scene>/<target>/<frame:06>.png`.
+//! Offscreen batch rendering to PNG across every selected device.
+//!
+//! - Work items are (scene, frame) pairs covering every target of the frame ([`plan`]).
+//! - One worker per device pulls items, keeping several frames in flight ([`scheduler`]);
+//!   encoding and writing run on rayon.
+//! - Files go to `DIR/<scene>/<target>/<frame:06>.png`, written under a temporary name and renamed
+//!   ([`writer`]); only then is a line appended to the manifest ([`manifest`]).
+//! - `--resume` keeps files that match their manifest checksum; `--shard K/N` renders a
+//!   deterministic share; a failing device is retired and its items go to the others.
+//! - [`report`] writes the JSON report and the throughput chart.
 
+pub mod bench;
+pub mod manifest;
+pub mod plan;
+mod progress;
+pub mod report;
+pub mod scheduler;
 mod writer;
 
-pub use writer::{WriteError, encode_png, frame_path, write_atomic, write_png_atomic};
+pub use manifest::{ManifestEntry, ManifestError, MergeSummary, merge};
+pub use plan::{Plan, PlanScene, Shard, WorkItem};
+pub use writer::{
+    Compression, WriteError, encode_png, encode_png_with, frame_path, write_atomic, write_png_atomic,
+};
 
 use crate::gpu::GpuContext;
-use crate::render::{FrameRenderer, SceneRenderer};
 use crate::scene::{LoadedScene, World};
-use rayon::prelude::*;
+use manifest::{ManifestWriter, load, manifest_name, verify_entry};
+use scheduler::{Event, Shared, WorkerConfig, device_worker};
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::time::Instant;
 
 /// Options of an offscreen run.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct OffscreenOptions {
     /// Output root.
     pub out_dir: PathBuf,
     /// Frame range override `(start, end)`, end exclusive; `None` uses each scene's own range.
     pub frames: Option<(u32, u32)>,
+    /// Frames in flight per device; `None` adapts (see [`scheduler`]).
+    pub frames_in_flight: Option<usize>,
+    /// PNG compression.
+    pub compression: Compression,
+    /// Keep outputs that match the manifest; render only what is missing or corrupt.
+    pub resume: bool,
+    /// Render only this shard of the work items.
+    pub shard: Option<Shard>,
+    /// Show a progress bar (terminal) or log lines.
+    pub progress: bool,
 }
 
-/// One file that was written.
-#[derive(Debug, Clone)]
-pub struct WrittenFile {
-    /// Scene name.
-    pub scene: String,
-    /// Target name.
-    pub target: String,
-    /// Frame index.
-    pub frame: u32,
-    /// Final path.
-    pub path: PathBuf,
-    /// Adapter label.
-    pub adapter: String,
-    /// File size in bytes.
-    pub bytes: u64,
-}
-
-/// One thing that failed; the run continues with the other items.
-#[derive(Debug, Clone)]
+/// One thing that failed.
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Failure {
     /// Scene name.
     pub scene: String,
@@ -52,32 +63,82 @@ pub struct Failure {
     pub message: String,
 }
 
+impl Failure {
+    pub(crate) fn new(world: &World, frame: Option<u32>, adapter: &str, message: String) -> Self {
+        Self {
+            scene: world.desc.name.clone(),
+            frame,
+            adapter: adapter.to_string(),
+            message,
+        }
+    }
+}
+
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.frame {
-            Some(fr) => write!(
-                f,
-                "scene {} frame {fr} on {}: {}",
-                self.scene, self.adapter, self.message
-            ),
-            None => write!(
-                f,
-                "scene {} on {}: {}",
-                self.scene, self.adapter, self.message
-            ),
+            Some(fr) => write!(f, "scene {} frame {fr} on {}: {}", self.scene, self.adapter, self.message),
+            None => write!(f, "scene {} on {}: {}", self.scene, self.adapter, self.message),
         }
     }
+}
+
+/// Per-adapter outcome.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct AdapterRun {
+    /// Adapter label.
+    pub adapter: String,
+    /// Frames whose every target was written.
+    pub frames: usize,
+    /// Summed GPU time, seconds.
+    pub busy_s: f64,
+    /// Why the adapter was retired, if it was.
+    pub retired: Option<String>,
+    /// Completion time (seconds since start) of each frame, for the throughput chart.
+    pub completions: Vec<f64>,
+}
+
+/// Summed time per pipeline stage, seconds.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct StageTimes {
+    /// Clip sampling and palettes (CPU).
+    pub animate_s: f64,
+    /// GPU render of all targets.
+    pub render_s: f64,
+    /// Map, copy out, unpad.
+    pub readback_s: f64,
+    /// PNG encoding.
+    pub encode_s: f64,
+    /// File write + rename.
+    pub write_s: f64,
 }
 
 /// Outcome of an offscreen run.
 #[derive(Debug, Default)]
 pub struct OffscreenReport {
-    /// Files written, in completion order.
-    pub written: Vec<WrittenFile>,
+    /// Files written by this run, in completion order.
+    pub written: Vec<ManifestEntry>,
+    /// Files kept from an earlier run (`--resume`).
+    pub kept: usize,
+    /// Work items this run had to render.
+    pub items: usize,
     /// Failures.
     pub failures: Vec<Failure>,
-    /// Frames rendered per adapter label.
-    pub frames_per_adapter: Vec<(String, usize)>,
+    /// Per adapter, in device order.
+    pub adapters: Vec<AdapterRun>,
+    /// Stage totals.
+    pub stages: StageTimes,
+    /// Wall time, seconds.
+    pub wall_s: f64,
+    /// Encode/write lanes (rayon threads).
+    pub encode_threads: usize,
+}
+
+impl OffscreenReport {
+    /// Frames fully written by this run.
+    pub fn frames(&self) -> usize {
+        self.adapters.iter().map(|a| a.frames).sum()
+    }
 }
 
 /// Errors that stop a run before it starts.
@@ -93,13 +154,17 @@ pub enum OffscreenError {
         message: String,
     },
     /// Two scenes share a name and would overwrite each other's files.
-    #[error(
-        "two scenes are named {0:?}; scene names must differ because they name the output folders"
-    )]
+    #[error("two scenes are named {0:?}; scene names must differ because they name the output folders")]
     DuplicateScene(String),
     /// No devices were given.
     #[error("no device to render on")]
     NoDevices,
+    /// The manifest could not be read or written.
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    /// `--resume` on a folder that holds a different run.
+    #[error("{0}")]
+    PlanMismatch(String),
 }
 
 /// Check that `dir` exists (creating it) and is writable.
@@ -108,19 +173,51 @@ pub fn prepare_output_dir(dir: &Path) -> Result<(), OffscreenError> {
         path: dir.to_path_buf(),
         message,
     };
-    std::fs::create_dir_all(dir)
-        .map_err(|e| fail(format!("cannot create it: {e}; choose another --out")))?;
+    std::fs::create_dir_all(dir).map_err(|e| fail(format!("cannot create it: {e}; choose another --out")))?;
     let probe = dir.join(format!(".tutti-write-test-{}", std::process::id()));
-    std::fs::write(&probe, b"ok").map_err(|e| {
-        fail(format!(
-            "is not writable: {e}; choose another --out or fix its permissions"
-        ))
-    })?;
+    std::fs::write(&probe, b"ok")
+        .map_err(|e| fail(format!("is not writable: {e}; choose another --out or fix its permissions")))?;
     let _ = std::fs::remove_file(&probe);
     Ok(())
 }
 
-/// Render every frame of every scene on the given devices.
+/// Build the plan of a run.
+pub fn make_plan(worlds: &[World], frames: Option<(u32, u32)>) -> Plan {
+    Plan {
+        scenes: worlds
+            .iter()
+            .map(|w| PlanScene {
+                name: w.desc.name.clone(),
+                frames: frames.unwrap_or(w.desc.frames),
+                targets: w.desc.targets.iter().map(|t| t.name.clone()).collect(),
+            })
+            .collect(),
+    }
+}
+
+/// Parse `TUTTI_FAULT_DEVICE_LOST=<adapter index>@<frame count>`.
+fn fault_injection() -> Option<(usize, usize)> {
+    let v = std::env::var("TUTTI_FAULT_DEVICE_LOST").ok()?;
+    let (a, n) = v.split_once('@')?;
+    Some((a.trim().parse().ok()?, n.trim().parse().ok()?))
+}
+
+/// Remove temporary files a killed run left behind (never a final-named file).
+fn clean_stale_temporaries(out_dir: &Path, plan: &Plan) {
+    for s in &plan.scenes {
+        for t in &s.targets {
+            let Ok(dir) = std::fs::read_dir(out_dir.join(&s.name).join(t)) else { continue };
+            for e in dir.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.starts_with('.') && name.ends_with(".tmp") {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+    }
+}
+
+/// Render every frame of every scene (or this shard's share) on the given devices.
 pub fn render_offscreen(
     devices: &[GpuContext],
     scenes: &[LoadedScene],
@@ -134,132 +231,153 @@ pub fn render_offscreen(
             return Err(OffscreenError::DuplicateScene(s.desc.name.clone()));
         }
     }
-    prepare_output_dir(&options.out_dir)?;
+    let out_dir = &options.out_dir;
+    prepare_output_dir(out_dir)?;
     let worlds: Vec<World> = scenes.iter().map(LoadedScene::world).collect();
-    let items: Vec<(usize, u32)> = worlds
-        .iter()
-        .enumerate()
-        .flat_map(|(s, w)| {
-            let (a, b) = options.frames.unwrap_or(w.desc.frames);
-            (a..b).map(move |f| (s, f))
-        })
-        .collect();
-    let report = Mutex::new(OffscreenReport::default());
-    std::thread::scope(|scope| {
-        for (d, ctx) in devices.iter().enumerate() {
-            let mine: Vec<(usize, u32)> = items
-                .iter()
-                .copied()
-                .skip(d)
-                .step_by(devices.len())
-                .collect();
-            let worlds = &worlds;
-            let report = &report;
-            scope.spawn(move || {
-                let done = device_worker(ctx, worlds, &mine, &options.out_dir, report);
-                report
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .frames_per_adapter
-                    .push((ctx.label.clone(), done));
-            });
-        }
-    });
-    let mut report = report.into_inner().unwrap_or_else(|e| e.into_inner());
-    report.frames_per_adapter.sort();
-    Ok(report)
-}
+    let plan = make_plan(&worlds, options.frames);
+    let plan_path = out_dir.join("plan.json");
+    if options.resume
+        && let Ok(old) = Plan::load(&plan_path)
+        && old != plan
+    {
+        return Err(OffscreenError::PlanMismatch(format!(
+            "{} describes a different run (other scenes, frames or targets); --resume needs the same scenes and --frames, or use another --out",
+            plan_path.display()
+        )));
+    }
+    plan.save(&plan_path).map_err(|message| OffscreenError::OutputDir {
+        path: out_dir.clone(),
+        message,
+    })?;
+    clean_stale_temporaries(out_dir, &plan);
 
-/// Render one device's share; returns the number of frames fully written.
-fn device_worker(
-    ctx: &GpuContext,
-    worlds: &[World],
-    items: &[(usize, u32)],
-    out_dir: &Path,
-    report: &Mutex<OffscreenReport>,
-) -> usize {
-    let fail = |scene: &World, frame: Option<u32>, message: String| {
-        report
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .failures
-            .push(Failure {
-                scene: scene.desc.name.clone(),
-                frame,
-                adapter: ctx.label.clone(),
-                message,
-            });
-    };
-    let renderer = FrameRenderer::new(ctx);
-    let mut scene_gpu: Vec<Option<Result<SceneRenderer, String>>> =
-        (0..worlds.len()).map(|_| None).collect();
-    let mut done = 0;
-    let mut device_dead: Option<String> = None;
-    for &(s, frame) in items {
-        let world = &worlds[s];
-        if let Some(reason) = &device_dead {
-            fail(
-                world,
-                Some(frame),
-                format!("not rendered: the device failed earlier ({reason})"),
-            );
-            continue;
-        }
-        let sr = scene_gpu[s].get_or_insert_with(|| {
-            SceneRenderer::new(ctx, &renderer, world).map_err(|e| e.to_string())
-        });
-        let sr = match sr {
-            Ok(sr) => sr,
-            Err(message) => {
-                fail(world, Some(frame), message.clone());
-                continue;
-            }
-        };
-        let anim = world.animate(world.frame_time(frame));
-        let images = match sr.render(ctx, &renderer, &anim) {
-            Ok(images) => images,
-            Err(e) => {
-                let message = e.to_string();
-                fail(world, Some(frame), message.clone());
-                if ctx.check().is_err() {
-                    device_dead = Some(message);
-                }
-                continue;
-            }
-        };
-        let results: Vec<Result<WrittenFile, String>> = images
-            .par_iter()
-            .map(|img| {
-                let path = frame_path(out_dir, &world.desc.name, &img.name, frame);
-                write_png_atomic(&path, img.width, img.height, &img.rgba)
-                    .map(|bytes| WrittenFile {
-                        scene: world.desc.name.clone(),
-                        target: img.name.clone(),
-                        frame,
-                        path: path.clone(),
-                        adapter: ctx.label.clone(),
-                        bytes,
-                    })
-                    .map_err(|e| e.to_string())
-            })
-            .collect();
-        let mut ok = true;
-        for r in results {
-            match r {
-                Ok(w) => report
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .written
-                    .push(w),
-                Err(message) => {
-                    ok = false;
-                    fail(world, Some(frame), message);
-                }
-            }
-        }
-        if ok {
-            done += 1;
+    // Resume: keep verified entries of fully done items; everything else is rendered again.
+    let manifest_path = out_dir.join(manifest_name(options.shard));
+    let mut valid: HashMap<(String, String, u32), ManifestEntry> = HashMap::new();
+    if options.resume && manifest_path.exists() {
+        use rayon::prelude::*;
+        let entries = load(&manifest_path)?;
+        let ok: Vec<ManifestEntry> = entries.into_par_iter().filter(|e| verify_entry(out_dir, e).is_ok()).collect();
+        for e in ok {
+            valid.insert(e.key(), e);
         }
     }
-    done
+    let item_done = |w: &WorkItem| {
+        let s = &plan.scenes[w.scene];
+        s.targets.iter().all(|t| valid.contains_key(&(s.name.clone(), t.clone(), w.frame)))
+    };
+    let all_items = plan.shard_items(options.shard);
+    let todo: Vec<WorkItem> = all_items.iter().copied().filter(|w| !item_done(w)).collect();
+    let done_items: HashSet<WorkItem> = all_items.iter().copied().filter(|w| item_done(w)).collect();
+    let mut keep: Vec<ManifestEntry> = valid
+        .into_values()
+        .filter(|e| {
+            let scene = plan.scenes.iter().position(|s| s.name == e.scene);
+            scene.is_some_and(|scene| done_items.contains(&WorkItem { scene, frame: e.frame }))
+        })
+        .collect();
+    keep.sort_by(|a, b| (&a.scene, a.frame, &a.target).cmp(&(&b.scene, b.frame, &b.target)));
+    let mut manifest = ManifestWriter::create(&manifest_path, &keep)?;
+
+    let mut report = OffscreenReport {
+        kept: keep.len(),
+        items: todo.len(),
+        encode_threads: rayon::current_num_threads(),
+        adapters: devices
+            .iter()
+            .map(|d| AdapterRun {
+                adapter: d.label.clone(),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let targets_per_scene: Vec<usize> = plan.scenes.iter().map(|s| s.targets.len()).collect();
+    let shared = Shared::new(todo);
+    let fault = fault_injection();
+    let (tx, rx) = crossbeam_channel::unbounded::<Event>();
+    let encode_slots = (2 * devices.len() * scheduler::MAX_IN_FLIGHT).max(4);
+    let (token_tx, token_rx) = crossbeam_channel::bounded::<()>(encode_slots);
+    for _ in 0..encode_slots {
+        let _ = token_tx.send(());
+    }
+    let mut progress = progress::Progress::new(report.items, options.progress, devices);
+    let start = Instant::now();
+    std::thread::scope(|scope| {
+        for (d, ctx) in devices.iter().enumerate() {
+            let cfg = WorkerConfig {
+                device: d,
+                worlds: &worlds,
+                out_dir,
+                compression: options.compression,
+                frames_in_flight: options.frames_in_flight,
+                fault_after: fault.filter(|(a, _)| *a == ctx.index).map(|(_, n)| n),
+                tokens: (&token_tx, &token_rx),
+            };
+            let tx = tx.clone();
+            let shared = &shared;
+            std::thread::Builder::new()
+                .name(format!("tutti-device-{d}"))
+                .spawn_scoped(scope, move || device_worker(ctx, &cfg, shared, &tx))
+                .expect("spawning a device thread");
+        }
+        drop(tx);
+        let mut remaining: HashMap<WorkItem, usize> = HashMap::new();
+        for event in rx.iter() {
+            match event {
+                Event::Written { device, item, entry } => {
+                    if let Err(e) = manifest.append(&entry) {
+                        report.failures.push(Failure {
+                            scene: entry.scene.clone(),
+                            frame: Some(entry.frame),
+                            adapter: entry.adapter.clone(),
+                            message: e.to_string(),
+                        });
+                        shared.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    report.stages.encode_s += entry.encode_ms / 1e3;
+                    report.stages.write_s += entry.write_ms / 1e3;
+                    report.written.push(entry);
+                    let left = remaining.entry(item).or_insert(targets_per_scene[item.scene]);
+                    *left -= 1;
+                    if *left == 0 {
+                        remaining.remove(&item);
+                        let a = &mut report.adapters[device];
+                        a.frames += 1;
+                        a.completions.push(start.elapsed().as_secs_f64());
+                        progress.frame_done(device);
+                    }
+                }
+                Event::Rendered { device, render_ms, readback_ms, animate_ms } => {
+                    report.adapters[device].busy_s += render_ms / 1e3;
+                    report.stages.render_s += render_ms / 1e3;
+                    report.stages.readback_s += readback_ms / 1e3;
+                    report.stages.animate_s += animate_ms / 1e3;
+                }
+                Event::Failed { failure, fatal } => {
+                    if fatal {
+                        shared.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    progress.message(&format!("failed: {failure}"));
+                    report.failures.push(failure);
+                }
+                Event::Retired { device, reason } => {
+                    progress.message(&format!("retired {}: {reason}", devices[device].label));
+                    report.adapters[device].retired = Some(reason);
+                }
+            }
+        }
+    });
+    report.wall_s = start.elapsed().as_secs_f64();
+    progress.finish();
+    let stopped = shared.stop.load(std::sync::atomic::Ordering::SeqCst);
+    for item in shared.leftovers() {
+        let why = if stopped {
+            "not rendered: the run stopped after a fatal error".to_string()
+        } else {
+            "not rendered: every adapter was retired".to_string()
+        };
+        report.failures.push(Failure::new(&worlds[item.scene], Some(item.frame), "-", why));
+    }
+    Ok(report)
 }

@@ -36,11 +36,47 @@ pub fn frame_path(out_dir: &Path, scene: &str, target: &str, frame: u32) -> Path
         .join(format!("{frame:06}.png"))
 }
 
-/// Encode RGBA8 pixels as PNG (deterministic: same pixels, same bytes).
+/// PNG compression level: encode speed against file size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    /// Fastest encode, largest files (the default: encoding is often the bottleneck).
+    #[default]
+    Fast,
+    /// zlib's default level.
+    Default,
+    /// Smallest files, slowest encode.
+    Best,
+}
+
+impl std::str::FromStr for Compression {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "fast" => Ok(Self::Fast),
+            "default" => Ok(Self::Default),
+            "best" => Ok(Self::Best),
+            _ => Err(format!("{s:?} is not a PNG compression; use fast, default or best")),
+        }
+    }
+}
+
+/// Encode RGBA8 pixels as PNG with [`Compression::Fast`] (deterministic: same pixels, same bytes).
 pub fn encode_png(width: u32, height: u32, rgba: &[u8]) -> Result<Vec<u8>, String> {
+    encode_png_with(width, height, rgba, Compression::Fast)
+}
+
+/// Encode RGBA8 pixels as PNG at a compression level (deterministic for a given level).
+pub fn encode_png_with(width: u32, height: u32, rgba: &[u8], compression: Compression) -> Result<Vec<u8>, String> {
+    use image::codecs::png::{CompressionType, FilterType, PngEncoder};
+    let (c, f) = match compression {
+        Compression::Fast => (CompressionType::Fast, FilterType::Adaptive),
+        Compression::Default => (CompressionType::Default, FilterType::Adaptive),
+        Compression::Best => (CompressionType::Best, FilterType::Adaptive),
+    };
     let mut png = Vec::new();
     image::ImageEncoder::write_image(
-        image::codecs::png::PngEncoder::new(&mut png),
+        PngEncoder::new_with_quality(&mut png, c, f),
         rgba,
         width,
         height,

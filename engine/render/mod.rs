@@ -24,9 +24,9 @@ pub mod skin;
 mod target;
 
 pub use mesh::GpuMesh;
-pub use target::{RenderTarget, TargetImage};
+pub use target::{ReadbackSlot, RenderTarget, TargetImage};
 
-use crate::gpu::{GpuContext, GpuError, ReadbackError, read_buffer, unpad_rows};
+use crate::gpu::{GpuContext, GpuError, ReadbackError, read_buffer};
 use crate::scene::{FrameAnimation, World};
 use avatar::AvatarPass;
 use glam::{Mat4, Vec3};
@@ -123,6 +123,8 @@ pub struct SceneRenderer {
     avatar_group: wgpu::BindGroup,
     /// The targets, in scene order.
     pub targets: Vec<RenderTarget>,
+    /// Readback slot used by [`Self::render`].
+    default_slot: ReadbackSlot,
     camera: crate::scene::Camera,
     environment: crate::scene::Environment,
 }
@@ -321,12 +323,13 @@ impl SceneRenderer {
                 },
             ],
         });
-        let targets = world
+        let targets: Vec<RenderTarget> = world
             .desc
             .targets
             .iter()
             .map(|t| RenderTarget::new(ctx, &name, &t.name, t.width, t.height))
             .collect();
+        let default_slot = ReadbackSlot::new(ctx, &name, &targets);
         Ok(Self {
             world_name: name,
             instances,
@@ -341,6 +344,7 @@ impl SceneRenderer {
             skin_group,
             avatar_group,
             targets,
+            default_slot,
             camera: world.desc.camera.clone(),
             environment: world.desc.environment.clone(),
         })
@@ -351,13 +355,20 @@ impl SceneRenderer {
         &self.world_name
     }
 
-    /// Record and submit one frame: upload, skin once, draw every target, copy to staging.
+    /// A new readback slot for this scene's targets (one per frame in flight).
+    pub fn new_slot(&self, ctx: &GpuContext) -> ReadbackSlot {
+        ReadbackSlot::new(ctx, &self.world_name, &self.targets)
+    }
+
+    /// Record and submit one frame: upload, skin once, draw every target, copy every target into
+    /// `slot`. Returns the submission index; map the slot with [`ReadbackSlot::request_map`].
     pub fn submit(
         &self,
         ctx: &GpuContext,
         renderer: &FrameRenderer,
         anim: &FrameAnimation,
-    ) -> Result<(), RenderError> {
+        slot: &ReadbackSlot,
+    ) -> Result<wgpu::SubmissionIndex, RenderError> {
         let queue = &ctx.queue;
         queue.write_buffer(&self.palettes, 0, bytemuck::cast_slice(&anim.palettes));
         queue.write_buffer(
@@ -430,37 +441,29 @@ impl SceneRenderer {
                     &chunks,
                 );
             }
-            target.encode_copy(&mut encoder);
         }
-        queue.submit([encoder.finish()]);
-        Ok(())
+        slot.encode_copies(&mut encoder, &self.targets);
+        Ok(queue.submit([encoder.finish()]))
     }
 
-    /// Wait for the last submitted frame and read every target back.
-    pub fn read_targets(&self, ctx: &GpuContext) -> Result<Vec<TargetImage>, RenderError> {
-        let mut out = Vec::with_capacity(self.targets.len());
-        for t in &self.targets {
-            let data = read_buffer(ctx, &t.staging)?;
-            out.push(TargetImage {
-                name: t.name.clone(),
-                width: t.width,
-                height: t.height,
-                rgba: unpad_rows(&data, t.width, t.height),
-            });
-        }
-        ctx.check()?;
-        Ok(out)
-    }
-
-    /// Render one frame into every target and read them back.
+    /// Render one frame into every target and read them back (blocking).
     pub fn render(
         &self,
         ctx: &GpuContext,
         renderer: &FrameRenderer,
         anim: &FrameAnimation,
     ) -> Result<Vec<TargetImage>, RenderError> {
-        self.submit(ctx, renderer, anim)?;
-        self.read_targets(ctx)
+        let index = self.submit(ctx, renderer, anim, &self.default_slot)?;
+        self.default_slot.request_map();
+        ctx.wait_for(index)?;
+        let images = self.default_slot.take_images().map_err(|message| {
+            RenderError::Readback(ReadbackError::Map {
+                adapter: ctx.label.clone(),
+                message,
+            })
+        })?;
+        ctx.check()?;
+        Ok(images)
     }
 
     /// Read the skinned vertices of the last frame (for comparing with the CPU twin).

@@ -1,8 +1,11 @@
-//! Render targets: colour + depth textures of one output size, and the staging buffer their
-//! colour is copied into for readback.
+//! Render targets (colour + depth textures of one output size) and readback slots: one staging
+//! buffer per target, so several frames can be in flight while earlier ones are read back.
 
 use super::avatar::{COLOR_FORMAT, DEPTH_FORMAT};
-use crate::gpu::{GpuContext, encode_texture_copy, padded_row_bytes};
+use crate::gpu::{GpuContext, encode_texture_copy, padded_row_bytes, unpad_rows};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 /// One output target on one device.
 pub struct RenderTarget {
@@ -18,8 +21,6 @@ pub struct RenderTarget {
     pub color_view: wgpu::TextureView,
     /// View of the depth texture.
     pub depth_view: wgpu::TextureView,
-    /// Readback staging buffer (rows padded to 256 bytes).
-    pub staging: wgpu::Buffer,
 }
 
 impl RenderTarget {
@@ -52,12 +53,6 @@ impl RenderTarget {
             DEPTH_FORMAT,
             wgpu::TextureUsages::RENDER_ATTACHMENT,
         );
-        let staging = ctx.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some(&format!("target::staging[{scene}/{name}]")),
-            size: u64::from(padded_row_bytes(width)) * u64::from(height),
-            usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ,
-            mapped_at_creation: false,
-        });
         Self {
             name: name.to_string(),
             width,
@@ -65,13 +60,91 @@ impl RenderTarget {
             color_view: color.create_view(&Default::default()),
             depth_view: depth.create_view(&Default::default()),
             color,
-            staging,
+        }
+    }
+}
+
+/// Staging buffers for every target of one frame. A frame is copied into a slot, the slot is
+/// mapped, and once the GPU is done its images are read out and the slot is reused.
+pub struct ReadbackSlot {
+    buffers: Vec<(String, u32, u32, wgpu::Buffer)>,
+    mapped: Arc<AtomicUsize>,
+    map_error: Arc<Mutex<Option<String>>>,
+}
+
+impl ReadbackSlot {
+    /// Staging buffers for the given targets.
+    pub fn new(ctx: &GpuContext, scene: &str, targets: &[RenderTarget]) -> Self {
+        let buffers = targets
+            .iter()
+            .map(|t| {
+                let buffer = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some(&format!("readback::staging[{scene}/{}]", t.name)),
+                    size: u64::from(padded_row_bytes(t.width)) * u64::from(t.height),
+                    usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ,
+                    mapped_at_creation: false,
+                });
+                (t.name.clone(), t.width, t.height, buffer)
+            })
+            .collect();
+        Self {
+            buffers,
+            mapped: Arc::default(),
+            map_error: Arc::default(),
         }
     }
 
-    /// Record the copy of the colour texture into the staging buffer.
-    pub fn encode_copy(&self, encoder: &mut wgpu::CommandEncoder) {
-        encode_texture_copy(encoder, &self.color, &self.staging);
+    /// Record the copies of every target's colour texture into this slot.
+    pub fn encode_copies(&self, encoder: &mut wgpu::CommandEncoder, targets: &[RenderTarget]) {
+        for (t, (_, _, _, buffer)) in targets.iter().zip(&self.buffers) {
+            encode_texture_copy(encoder, &t.color, buffer);
+        }
+    }
+
+    /// Request mapping of every buffer (call after the submission that fills them).
+    pub fn request_map(&self) {
+        self.mapped.store(0, Ordering::SeqCst);
+        for (_, _, _, buffer) in &self.buffers {
+            let mapped = self.mapped.clone();
+            let error = self.map_error.clone();
+            buffer.map_async(wgpu::MapMode::Read, .., move |r| {
+                if let Err(e) = r {
+                    let mut slot = error.lock().unwrap_or_else(|p| p.into_inner());
+                    slot.get_or_insert_with(|| e.to_string());
+                }
+                mapped.fetch_add(1, Ordering::SeqCst);
+            });
+        }
+    }
+
+    /// True once every buffer's map callback ran.
+    pub fn is_mapped(&self) -> bool {
+        self.mapped.load(Ordering::SeqCst) == self.buffers.len()
+    }
+
+    /// Copy the mapped images out and unmap. Call only when [`Self::is_mapped`].
+    pub fn take_images(&self) -> Result<Vec<TargetImage>, String> {
+        if let Some(e) = self.map_error.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            for (_, _, _, b) in &self.buffers {
+                b.unmap();
+            }
+            return Err(format!("mapping a readback buffer failed: {e}"));
+        }
+        let mut out = Vec::with_capacity(self.buffers.len());
+        for (name, width, height, buffer) in &self.buffers {
+            let rgba = {
+                let view = buffer.get_mapped_range(..).map_err(|e| e.to_string())?;
+                unpad_rows(&view, *width, *height)
+            };
+            buffer.unmap();
+            out.push(TargetImage {
+                name: name.clone(),
+                width: *width,
+                height: *height,
+                rgba,
+            });
+        }
+        Ok(out)
     }
 }
 

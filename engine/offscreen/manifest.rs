@@ -1,0 +1,281 @@
+//! The run manifest (`manifest.jsonl`, one JSON object per written file), the run plan
+//! (`plan.json`), verification, resume and shard merging.
+//!
+//! A line is appended only after its file was renamed into place, in one `write` call, so a
+//! crash leaves at worst a torn last line, which [`load`] ignores. A line never names a missing
+//! or partial file.
+
+use super::plan::Plan;
+use serde::{Deserialize, Serialize};
+use sha2::Digest;
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// One written file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ManifestEntry {
+    /// Scene name.
+    pub scene: String,
+    /// Target name.
+    pub target: String,
+    /// Frame index.
+    pub frame: u32,
+    /// Path relative to the manifest's folder, `/`-separated.
+    pub path: String,
+    /// Adapter that rendered it.
+    pub adapter: String,
+    /// File size.
+    pub bytes: u64,
+    /// SHA-256 of the file, hex.
+    pub sha256: String,
+    /// GPU time of the frame (all targets), ms.
+    pub render_ms: f64,
+    /// Readback (map, copy out, unpad) time of the frame, ms.
+    pub readback_ms: f64,
+    /// PNG encode time of this file, ms.
+    pub encode_ms: f64,
+    /// Write + rename time of this file, ms.
+    pub write_ms: f64,
+}
+
+impl ManifestEntry {
+    /// The (scene, target, frame) key.
+    pub fn key(&self) -> (String, String, u32) {
+        (self.scene.clone(), self.target.clone(), self.frame)
+    }
+}
+
+/// Errors of manifest handling.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ManifestError {
+    /// Reading or writing failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// File.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// A line in the middle of a manifest is not valid.
+    #[error("{path}:{line}: not a manifest entry: {message}")]
+    BadLine {
+        /// File.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// Parser message.
+        message: String,
+    },
+    /// Merging or verification found problems (every one is listed).
+    #[error("manifest verification failed:\n  {}", .0.join("\n  "))]
+    Verify(Vec<String>),
+}
+
+/// SHA-256 of bytes as lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Manifest file name for a run: `manifest.jsonl`, or `manifest.shard-K-of-N.jsonl`.
+pub fn manifest_name(shard: Option<super::Shard>) -> String {
+    match shard {
+        Some(s) => format!("manifest.shard-{}-of-{}.jsonl", s.index, s.count),
+        None => "manifest.jsonl".into(),
+    }
+}
+
+/// Load a manifest. A torn last line (a crash while appending) is ignored; a bad line elsewhere is
+/// an error.
+pub fn load(path: &Path) -> Result<Vec<ManifestEntry>, ManifestError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let lines: Vec<&str> = text.lines().collect();
+    let complete = text.ends_with('\n');
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<ManifestEntry>(line) {
+            Ok(e) => out.push(e),
+            Err(_) if i + 1 == lines.len() && !complete => {
+                tracing::warn!("{}: ignoring a torn last line (interrupted run)", path.display());
+            }
+            Err(e) => {
+                return Err(ManifestError::BadLine {
+                    path: path.to_path_buf(),
+                    line: i + 1,
+                    message: e.to_string(),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Check that an entry's file exists under `dir` with the recorded size and checksum.
+pub fn verify_entry(dir: &Path, e: &ManifestEntry) -> Result<(), String> {
+    let path = dir.join(&e.path);
+    let bytes = std::fs::read(&path).map_err(|err| format!("{}: {err}", path.display()))?;
+    if bytes.len() as u64 != e.bytes {
+        return Err(format!("{}: {} bytes, manifest says {}", path.display(), bytes.len(), e.bytes));
+    }
+    let sum = sha256_hex(&bytes);
+    if sum != e.sha256 {
+        return Err(format!("{}: checksum {sum} does not match the manifest's {}", path.display(), e.sha256));
+    }
+    Ok(())
+}
+
+/// Appends entries to a manifest, one line per `write`.
+pub struct ManifestWriter {
+    file: std::fs::File,
+    path: PathBuf,
+}
+
+impl ManifestWriter {
+    /// Open for appending, first replacing the file's content with `keep` (atomically).
+    pub fn create(path: &Path, keep: &[ManifestEntry]) -> Result<Self, ManifestError> {
+        let io = |source| ManifestError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut text = String::new();
+        for e in keep {
+            text.push_str(&serde_json::to_string(e).map_err(|e| io(std::io::Error::other(e)))?);
+            text.push('\n');
+        }
+        super::write_atomic(path, text.as_bytes()).map_err(|e| io(std::io::Error::other(e.to_string())))?;
+        let file = std::fs::OpenOptions::new().append(true).open(path).map_err(io)?;
+        Ok(Self {
+            file,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Append one entry (call only after its file is in place).
+    pub fn append(&mut self, e: &ManifestEntry) -> Result<(), ManifestError> {
+        let mut line = serde_json::to_string(e).map_err(|err| ManifestError::Io {
+            path: self.path.clone(),
+            source: std::io::Error::other(err),
+        })?;
+        line.push('\n');
+        self.file.write_all(line.as_bytes()).map_err(|source| ManifestError::Io {
+            path: self.path.clone(),
+            source,
+        })
+    }
+}
+
+/// What `tutti manifest merge` found.
+#[derive(Debug)]
+pub struct MergeSummary {
+    /// Entries in the merged manifest.
+    pub entries: usize,
+    /// Shard manifests read.
+    pub manifests: usize,
+    /// Where the merged manifest was written.
+    pub out: PathBuf,
+}
+
+/// Merge the manifests found in `dirs` (every `manifest*.jsonl`), verify every file's checksum,
+/// that no (scene, target, frame) appears twice, and that together they cover the run plan
+/// (`plan.json`, identical in every folder). Writes the merged manifest to `out` (paths made
+/// relative to its folder where possible).
+pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeSummary, ManifestError> {
+    let mut problems = Vec::new();
+    let mut plan: Option<Plan> = None;
+    let mut entries: Vec<(PathBuf, ManifestEntry)> = Vec::new();
+    let mut manifests = 0;
+    for dir in dirs {
+        match Plan::load(&dir.join("plan.json")) {
+            Ok(p) => match &plan {
+                Some(existing) if existing.scenes != p.scenes => {
+                    problems.push(format!("{}: plan.json differs from the first folder's; these are different runs", dir.display()));
+                }
+                Some(_) => {}
+                None => plan = Some(p),
+            },
+            Err(e) => problems.push(e),
+        }
+        let read = std::fs::read_dir(dir).map_err(|source| ManifestError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        let mut files: Vec<PathBuf> = read
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                name.starts_with("manifest") && name.ends_with(".jsonl") && p.as_path() != out
+            })
+            .collect();
+        files.sort();
+        for f in files {
+            manifests += 1;
+            for e in load(&f)? {
+                entries.push((dir.clone(), e));
+            }
+        }
+    }
+    // Verify files in parallel.
+    use rayon::prelude::*;
+    problems.extend(entries.par_iter().filter_map(|(dir, e)| verify_entry(dir, e).err()).collect::<Vec<_>>());
+    let mut seen: HashMap<(String, String, u32), &Path> = HashMap::new();
+    for (dir, e) in &entries {
+        if let Some(first) = seen.insert(e.key(), dir) {
+            problems.push(format!(
+                "{} {} frame {} appears twice (in {} and {})",
+                e.scene,
+                e.target,
+                e.frame,
+                first.display(),
+                dir.display()
+            ));
+        }
+    }
+    if let Some(plan) = &plan {
+        let have: HashSet<(String, String, u32)> = entries.iter().map(|(_, e)| e.key()).collect();
+        let mut missing = 0usize;
+        for key in plan.all_files() {
+            if !have.contains(&key) {
+                if missing < 10 {
+                    problems.push(format!("{} {} frame {} is missing", key.0, key.1, key.2));
+                }
+                missing += 1;
+            }
+        }
+        if missing > 10 {
+            problems.push(format!("... {} more missing files", missing - 10));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(ManifestError::Verify(problems));
+    }
+    let out_dir = out.parent().unwrap_or(Path::new("."));
+    let merged: Vec<ManifestEntry> = entries
+        .into_iter()
+        .map(|(dir, mut e)| {
+            let abs = dir.join(&e.path);
+            e.path = relative_to(&abs, out_dir);
+            e
+        })
+        .collect();
+    ManifestWriter::create(out, &merged)?;
+    Ok(MergeSummary {
+        entries: merged.len(),
+        manifests,
+        out: out.to_path_buf(),
+    })
+}
+
+/// `path` relative to `base` when it lies below it, else absolute (`/`-separated).
+fn relative_to(path: &Path, base: &Path) -> String {
+    let canon = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+    let (p, b) = (canon(path), canon(base));
+    let rel = p.strip_prefix(&b).map(Path::to_path_buf).unwrap_or(p);
+    rel.to_string_lossy().replace('\\', "/")
+}

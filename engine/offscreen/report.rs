@@ -1,0 +1,111 @@
+//! The run report (`--report FILE.json`): totals, per-adapter frames/s and busy fraction,
+//! per-stage time and utilisation, the bottleneck stage, and an SVG chart of throughput per
+//! adapter over time beside it (`FILE.svg`).
+
+use super::OffscreenReport;
+use plotters::prelude::*;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+
+/// Stage utilisation: summed stage time over (wall time x lanes working on that stage).
+pub fn stage_utilisation(r: &OffscreenReport) -> Vec<(&'static str, f64, f64)> {
+    let wall = r.wall_s.max(1e-9);
+    let devices = r.adapters.len().max(1) as f64;
+    let threads = r.encode_threads.max(1) as f64;
+    let s = &r.stages;
+    vec![
+        ("animate", s.animate_s, s.animate_s / (wall * devices)),
+        ("render", s.render_s, s.render_s / (wall * devices)),
+        ("readback", s.readback_s, s.readback_s / (wall * devices)),
+        ("encode", s.encode_s, s.encode_s / (wall * threads)),
+        ("write", s.write_s, s.write_s / (wall * threads)),
+    ]
+}
+
+/// The stage with the highest utilisation.
+pub fn bottleneck(r: &OffscreenReport) -> (&'static str, f64) {
+    stage_utilisation(r)
+        .into_iter()
+        .map(|(name, _, u)| (name, u))
+        .fold(("none", 0.0), |best, x| if x.1 > best.1 { x } else { best })
+}
+
+/// The report as JSON.
+pub fn report_json(r: &OffscreenReport) -> serde_json::Value {
+    let wall = r.wall_s.max(1e-9);
+    let (bottleneck, busy) = bottleneck(r);
+    json!({
+        "totals": {
+            "items": r.items,
+            "frames": r.frames(),
+            "files_written": r.written.len(),
+            "files_kept": r.kept,
+            "failures": r.failures.len(),
+            "wall_s": r.wall_s,
+            "frames_per_s": r.frames() as f64 / wall,
+            "bytes": r.written.iter().map(|e| e.bytes).sum::<u64>(),
+        },
+        "adapters": r.adapters.iter().map(|a| json!({
+            "adapter": a.adapter,
+            "frames": a.frames,
+            "frames_per_s": a.frames as f64 / wall,
+            "busy_fraction": a.busy_s / wall,
+            "retired": a.retired,
+        })).collect::<Vec<_>>(),
+        "stages": stage_utilisation(r).into_iter().map(|(name, total, u)| json!({
+            "stage": name, "total_s": total, "utilisation": u,
+        })).collect::<Vec<_>>(),
+        "bottleneck": { "stage": bottleneck, "utilisation": busy },
+        "failures": r.failures,
+    })
+}
+
+/// Write the JSON report and its SVG chart; returns the chart's path.
+pub fn write_report(r: &OffscreenReport, path: &Path) -> Result<PathBuf, String> {
+    let text = serde_json::to_string_pretty(&report_json(r)).map_err(|e| e.to_string())?;
+    super::write_atomic(path, text.as_bytes()).map_err(|e| e.to_string())?;
+    let chart = path.with_extension("svg");
+    let mut svg = String::new();
+    draw_chart(r, &mut svg).map_err(|e| format!("chart: {e}"))?;
+    super::write_atomic(&chart, svg.as_bytes()).map_err(|e| e.to_string())?;
+    Ok(chart)
+}
+
+/// Frames/s per adapter in time buckets.
+fn draw_chart(r: &OffscreenReport, out: &mut String) -> Result<(), Box<dyn std::error::Error>> {
+    let wall = r.wall_s.max(1e-3);
+    let buckets = 20usize;
+    let width = wall / buckets as f64;
+    let series: Vec<(String, Vec<(f64, f64)>)> = r
+        .adapters
+        .iter()
+        .map(|a| {
+            let mut counts = vec![0usize; buckets];
+            for &t in &a.completions {
+                counts[((t / width) as usize).min(buckets - 1)] += 1;
+            }
+            let pts = counts.iter().enumerate().map(|(i, &c)| ((i as f64 + 0.5) * width, c as f64 / width)).collect();
+            (a.adapter.clone(), pts)
+        })
+        .collect();
+    let ymax = series.iter().flat_map(|(_, p)| p.iter().map(|x| x.1)).fold(1.0f64, f64::max) * 1.15;
+    let root = SVGBackend::with_string(out, (900, 420)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption("throughput per adapter", ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0.0..wall, 0.0..ymax)?;
+    chart.configure_mesh().x_desc("seconds").y_desc("frames/s").draw()?;
+    for (i, (label, pts)) in series.into_iter().enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        chart
+            .draw_series(LineSeries::new(pts, color.stroke_width(2)))?
+            .label(label)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+    }
+    chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+    root.present()?;
+    Ok(())
+}

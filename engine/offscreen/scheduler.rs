@@ -1,0 +1,306 @@
+//! Multi-device scheduling: one worker thread per device pulls the next work item from a shared
+//! queue, so faster adapters take more. Each worker keeps up to K frames in flight (a ring of
+//! readback slots): while the GPU renders frame N+1, frame N is read back and earlier frames are
+//! PNG-encoded and written on rayon. A failing device is retired and its in-flight items go back
+//! to the queue for the others.
+//!
+//! Frames in flight: `--frames-in-flight N` fixes K. By default K adapts between 1 and
+//! [`MAX_IN_FLIGHT`]: it starts at 2, grows by one when the oldest frame was already finished by
+//! the time the worker came to collect it (the GPU was starved, so queue more), and shrinks by one
+//! when handing a frame to the encoders had to wait for a free encode slot (encoding is the
+//! bottleneck, so extra frames in flight only hold memory).
+
+use super::manifest::{ManifestEntry, sha256_hex};
+use super::plan::WorkItem;
+use super::writer::{Compression, encode_png_with, frame_path, write_atomic};
+use super::Failure;
+use crate::gpu::GpuContext;
+use crate::render::{FrameRenderer, ReadbackSlot, SceneRenderer, TargetImage};
+use crate::scene::World;
+use crossbeam_channel::{Receiver, Sender};
+use std::collections::VecDeque;
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// Upper bound of the adaptive frames-in-flight depth.
+pub const MAX_IN_FLIGHT: usize = 4;
+
+/// Messages from device workers and encode jobs to the collecting thread.
+pub(crate) enum Event {
+    /// A file was written and renamed into place.
+    Written { device: usize, item: WorkItem, entry: ManifestEntry },
+    /// A frame finished on the GPU (for per-adapter busy time).
+    Rendered { device: usize, render_ms: f64, readback_ms: f64, animate_ms: f64 },
+    /// Something failed for one item (`fatal`: stop the whole run, e.g. a disk error).
+    Failed { failure: Failure, fatal: bool },
+    /// A device was retired.
+    Retired { device: usize, reason: String },
+}
+
+/// State shared by the device workers.
+pub(crate) struct Shared {
+    queue: Mutex<VecDeque<WorkItem>>,
+    /// Items not yet handed to the encoders (queued or in flight).
+    outstanding: AtomicUsize,
+    /// Set on a fatal error: workers stop pulling.
+    pub stop: AtomicBool,
+}
+
+impl Shared {
+    pub fn new(items: Vec<WorkItem>) -> Self {
+        Self {
+            outstanding: AtomicUsize::new(items.len()),
+            queue: Mutex::new(items.into()),
+            stop: AtomicBool::new(false),
+        }
+    }
+
+    fn pop(&self) -> Option<WorkItem> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front()
+    }
+
+    fn requeue(&self, items: impl IntoIterator<Item = WorkItem>) {
+        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        for it in items {
+            q.push_front(it);
+        }
+    }
+
+    fn handed_off(&self) {
+        self.outstanding.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Items never handed off (left in the queue when every device is gone or the run stopped).
+    pub fn leftovers(&self) -> Vec<WorkItem> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner()).drain(..).collect()
+    }
+}
+
+/// Configuration of one device worker.
+pub(crate) struct WorkerConfig<'a> {
+    pub device: usize,
+    pub worlds: &'a [World],
+    pub out_dir: &'a Path,
+    pub compression: Compression,
+    pub frames_in_flight: Option<usize>,
+    /// Fail this device after this many frames (`TUTTI_FAULT_DEVICE_LOST`).
+    pub fault_after: Option<usize>,
+    /// Encode slots: take one before handing a frame to rayon, give it back when written.
+    pub tokens: (&'a Sender<()>, &'a Receiver<()>),
+}
+
+struct SceneState {
+    renderer: SceneRenderer,
+    slots: Vec<ReadbackSlot>,
+    free: Vec<usize>,
+}
+
+struct InFlight {
+    item: WorkItem,
+    slot: usize,
+    index: wgpu::SubmissionIndex,
+    submitted: Instant,
+    animate_ms: f64,
+}
+
+/// Run one device until the queue is drained, the run stops, or the device fails.
+pub(crate) fn device_worker(ctx: &GpuContext, cfg: &WorkerConfig<'_>, shared: &Shared, tx: &Sender<Event>) {
+    let renderer = FrameRenderer::new(ctx);
+    let mut scenes: Vec<Option<SceneState>> = (0..cfg.worlds.len()).map(|_| None).collect();
+    let adaptive = cfg.frames_in_flight.is_none();
+    let max_k = cfg.frames_in_flight.unwrap_or(MAX_IN_FLIGHT).max(1);
+    let mut k = cfg.frames_in_flight.unwrap_or(2).clamp(1, max_k);
+    let mut in_flight: VecDeque<InFlight> = VecDeque::new();
+    let mut completed = 0usize;
+    let mut last_gpu_done = Instant::now();
+
+    let retire = |in_flight: &mut VecDeque<InFlight>, reason: String| {
+        shared.requeue(in_flight.drain(..).rev().map(|f| f.item));
+        let _ = tx.send(Event::Retired { device: cfg.device, reason });
+    };
+
+    loop {
+        if shared.stop.load(Ordering::SeqCst) {
+            shared.requeue(in_flight.drain(..).rev().map(|f| f.item));
+            return;
+        }
+        // Fill the pipeline.
+        while in_flight.len() < k {
+            let Some(item) = shared.pop() else { break };
+            let world = &cfg.worlds[item.scene];
+            if scenes[item.scene].is_none() {
+                match SceneRenderer::new(ctx, &renderer, world) {
+                    Ok(sr) => {
+                        let slots: Vec<ReadbackSlot> = (0..max_k).map(|_| sr.new_slot(ctx)).collect();
+                        scenes[item.scene] = Some(SceneState {
+                            renderer: sr,
+                            free: (0..slots.len()).collect(),
+                            slots,
+                        });
+                    }
+                    Err(e) => {
+                        shared.handed_off();
+                        let _ = tx.send(Event::Failed {
+                            failure: Failure::new(world, Some(item.frame), &ctx.label, e.to_string()),
+                            fatal: false,
+                        });
+                        continue;
+                    }
+                }
+            }
+            let Some(state) = scenes[item.scene].as_mut() else { continue };
+            let Some(slot) = state.free.pop() else {
+                shared.requeue([item]);
+                break;
+            };
+            let t0 = Instant::now();
+            let anim = world.animate(world.frame_time(item.frame));
+            let animate_ms = ms(t0.elapsed());
+            match state.renderer.submit(ctx, &renderer, &anim, &state.slots[slot]) {
+                Ok(index) => {
+                    state.slots[slot].request_map();
+                    in_flight.push_back(InFlight {
+                        item,
+                        slot,
+                        index,
+                        submitted: Instant::now(),
+                        animate_ms,
+                    });
+                }
+                Err(e) => {
+                    state.free.push(slot);
+                    shared.requeue([item]);
+                    return retire(&mut in_flight, e.to_string());
+                }
+            }
+        }
+        let Some(front) = in_flight.pop_front() else {
+            if shared.outstanding.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            // Another device may still hand items back; wait a moment.
+            std::thread::sleep(Duration::from_millis(2));
+            continue;
+        };
+        let Some(state) = scenes[front.item.scene].as_mut() else { continue };
+        let slot = &state.slots[front.slot];
+        let was_ready = slot.is_mapped();
+        if let Err(e) = ctx.wait_for(front.index.clone()) {
+            in_flight.push_front(front);
+            return retire(&mut in_flight, e.to_string());
+        }
+        let gpu_done = Instant::now();
+        let render_ms = ms(gpu_done.duration_since(front.submitted.max(last_gpu_done)));
+        last_gpu_done = gpu_done;
+        let t0 = Instant::now();
+        let images = match slot.take_images() {
+            Ok(images) => images,
+            Err(e) => {
+                state.free.push(front.slot);
+                in_flight.push_front(front);
+                return retire(&mut in_flight, e);
+            }
+        };
+        state.free.push(front.slot);
+        if let Err(e) = ctx.check() {
+            in_flight.push_front(front);
+            return retire(&mut in_flight, e.to_string());
+        }
+        let readback_ms = ms(t0.elapsed());
+        let _ = tx.send(Event::Rendered {
+            device: cfg.device,
+            render_ms,
+            readback_ms,
+            animate_ms: front.animate_ms,
+        });
+        // Hand the frame to the encoders (bounded: wait for an encode slot).
+        let t_wait = Instant::now();
+        let _ = cfg.tokens.1.recv();
+        let waited = t_wait.elapsed();
+        if adaptive {
+            if was_ready && k < max_k {
+                k += 1;
+            } else if waited > Duration::from_millis(1) && k > 1 {
+                k -= 1;
+            }
+        }
+        spawn_encode(cfg, front.item, images, render_ms, readback_ms, &ctx.label, tx.clone());
+        shared.handed_off();
+        completed += 1;
+        if cfg.fault_after == Some(completed) {
+            ctx.mark_lost("device lost (injected by TUTTI_FAULT_DEVICE_LOST)");
+        }
+        if let Err(e) = ctx.check() {
+            return retire(&mut in_flight, e.to_string());
+        }
+    }
+}
+
+/// Encode and write every target of a frame on rayon, then report each file.
+fn spawn_encode(
+    cfg: &WorkerConfig<'_>,
+    item: WorkItem,
+    images: Vec<TargetImage>,
+    render_ms: f64,
+    readback_ms: f64,
+    adapter: &str,
+    tx: Sender<Event>,
+) {
+    let world = &cfg.worlds[item.scene];
+    let scene = world.desc.name.clone();
+    let out_dir = cfg.out_dir.to_path_buf();
+    let compression = cfg.compression;
+    let adapter = adapter.to_string();
+    let device = cfg.device;
+    let token = cfg.tokens.0.clone();
+    let failure_scene = world.desc.name.clone();
+    rayon::spawn(move || {
+        use rayon::prelude::*;
+        images.into_par_iter().for_each(|img| {
+            let path = frame_path(&out_dir, &scene, &img.name, item.frame);
+            let t0 = Instant::now();
+            let png = match encode_png_with(img.width, img.height, &img.rgba, compression) {
+                Ok(png) => png,
+                Err(message) => {
+                    let _ = tx.send(Event::Failed {
+                        failure: Failure { scene: failure_scene.clone(), frame: Some(item.frame), adapter: adapter.clone(), message },
+                        fatal: false,
+                    });
+                    return;
+                }
+            };
+            let encode_ms = ms(t0.elapsed());
+            let t1 = Instant::now();
+            if let Err(e) = write_atomic(&path, &png) {
+                let _ = tx.send(Event::Failed {
+                    failure: Failure { scene: failure_scene.clone(), frame: Some(item.frame), adapter: adapter.clone(), message: e.to_string() },
+                    fatal: true,
+                });
+                return;
+            }
+            let write_ms = ms(t1.elapsed());
+            let rel = path.strip_prefix(&out_dir).unwrap_or(&path).to_string_lossy().replace('\\', "/");
+            let entry = ManifestEntry {
+                scene: scene.clone(),
+                target: img.name.clone(),
+                frame: item.frame,
+                path: rel,
+                adapter: adapter.clone(),
+                bytes: png.len() as u64,
+                sha256: sha256_hex(&png),
+                render_ms,
+                readback_ms,
+                encode_ms,
+                write_ms,
+            };
+            let _ = tx.send(Event::Written { device, item, entry });
+        });
+        let _ = token.send(());
+    });
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
