@@ -11,7 +11,11 @@ use tutti::offscreen::{Compression, OffscreenOptions, Shard, render_offscreen};
 use tutti::scene::{LoadedScene, default_scene, load_scene};
 
 #[derive(Parser)]
-#[command(name = "tutti", version, about = "Multi-adapter GPU rendering of animated avatar crowds")]
+#[command(
+    name = "tutti",
+    version,
+    about = "Multi-adapter GPU rendering of animated avatar crowds"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -112,7 +116,9 @@ enum BenchCommand {
 }
 
 fn parse_frames(s: &str) -> Result<(u32, u32), String> {
-    let bad = || format!("{s:?} is not a frame range; write A..B (end exclusive), A..=B or a single frame N");
+    let bad = || {
+        format!("{s:?} is not a frame range; write A..B (end exclusive), A..=B or a single frame N")
+    };
     let num = |t: &str| t.trim().parse::<u32>().map_err(|_| bad());
     let (a, b) = if let Some((a, b)) = s.split_once("..=") {
         (num(a)?, num(b)?.checked_add(1).ok_or_else(bad)?)
@@ -123,7 +129,9 @@ fn parse_frames(s: &str) -> Result<(u32, u32), String> {
         (n, n.checked_add(1).ok_or_else(bad)?)
     };
     if b <= a {
-        return Err(format!("frame range {s:?} is empty; the end must exceed the start"));
+        return Err(format!(
+            "frame range {s:?} is empty; the end must exceed the start"
+        ));
     }
     Ok((a, b))
 }
@@ -182,7 +190,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Avatar { out, detail } => {
             let asset = procedural::humanoid(detail);
             let bytes = tutti::assets::export_glb(&asset).map_err(anyhow::Error::msg)?;
-            tutti::offscreen::write_atomic(&out, &bytes).with_context(|| format!("writing {}", out.display()))?;
+            tutti::offscreen::write_atomic(&out, &bytes)
+                .with_context(|| format!("writing {}", out.display()))?;
             println!(
                 "wrote {} ({} bytes): {} vertices, {} triangles, {} joints, clips {}",
                 out.display(),
@@ -208,7 +217,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {
-            command: BenchCommand::Offscreen { json, quick, adapters },
+            command:
+                BenchCommand::Offscreen {
+                    json,
+                    quick,
+                    adapters,
+                },
         } => bench_offscreen(json, quick, &adapters),
     }
 }
@@ -279,7 +293,12 @@ fn open_devices(spec: &AdapterSpec) -> Result<Vec<tutti::GpuContext>> {
     Ok(discovery.open(&selected)?)
 }
 
-fn render(scene_paths: &[PathBuf], options: &OffscreenOptions, spec: &AdapterSpec, report_path: Option<&Path>) -> Result<ExitCode> {
+fn render(
+    scene_paths: &[PathBuf],
+    options: &OffscreenOptions,
+    spec: &AdapterSpec,
+    report_path: Option<&Path>,
+) -> Result<ExitCode> {
     let library = AssetLibrary::new();
     let scenes = load_scenes(scene_paths, &library)?;
     let devices = open_devices(spec)?;
@@ -292,10 +311,16 @@ fn render(scene_paths: &[PathBuf], options: &OffscreenOptions, spec: &AdapterSpe
             Some(reason) => format!(" (retired: {reason})"),
             None => String::new(),
         };
-        tracing::info!("{}: {} frames, busy {:.0}%{state}", a.adapter, a.frames, 100.0 * a.busy_s / report.wall_s.max(1e-9));
+        tracing::info!(
+            "{}: {} frames, busy {:.0}%{state}",
+            a.adapter,
+            a.frames,
+            100.0 * a.busy_s / report.wall_s.max(1e-9)
+        );
     }
     if let Some(path) = report_path {
-        let chart = tutti::offscreen::report::write_report(&report, path).map_err(anyhow::Error::msg)?;
+        let chart =
+            tutti::offscreen::report::write_report(&report, path).map_err(anyhow::Error::msg)?;
         tracing::info!("report: {} and {}", path.display(), chart.display());
     }
     let (stage, busy) = tutti::offscreen::report::bottleneck(&report);
@@ -309,11 +334,16 @@ fn render(scene_paths: &[PathBuf], options: &OffscreenOptions, spec: &AdapterSpe
         report.kept,
         100.0 * busy
     );
+    for a in report.adapters.iter().filter(|a| a.retired.is_some()) {
+        println!(
+            "retired {} after {} frames: {}",
+            a.adapter,
+            a.frames,
+            a.retired.as_deref().unwrap_or("")
+        );
+    }
     if report.failures.is_empty() {
         return Ok(ExitCode::SUCCESS);
-    }
-    for a in report.adapters.iter().filter(|a| a.retired.is_some()) {
-        eprintln!("retired: {}: {}", a.adapter, a.retired.as_deref().unwrap_or(""));
     }
     for f in &report.failures {
         eprintln!("failed: {f}");
@@ -327,10 +357,14 @@ fn bench_offscreen(json: bool, quick: bool, spec: &AdapterSpec) -> Result<ExitCo
     let scene = default_scene(&library)?;
     let devices = open_devices(spec)?;
     let frames = if quick { 48 } else { 240 };
-    let r = tutti::offscreen::bench::run(&devices, &scene, frames, Compression::Fast).map_err(anyhow::Error::msg)?;
+    let r = tutti::offscreen::bench::run(&devices, &scene, frames, Compression::Fast)
+        .map_err(anyhow::Error::msg)?;
     if json {
-        let pipelined: serde_json::Map<String, serde_json::Value> =
-            r.pipelined_fps.iter().map(|(a, f)| (a.clone(), serde_json::json!(f))).collect();
+        let pipelined: serde_json::Map<String, serde_json::Value> = r
+            .pipelined_fps
+            .iter()
+            .map(|(a, f)| (a.clone(), serde_json::json!(f)))
+            .collect();
         let value = serde_json::json!({
             "frames": r.frames,
             "sequential_adapter": r.sequential_adapter,
@@ -344,15 +378,28 @@ fn bench_offscreen(json: bool, quick: bool, spec: &AdapterSpec) -> Result<ExitCo
         });
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
-        println!("offscreen batch: default scene, {} frames x 2 targets", r.frames);
-        println!("  sequential loop on {}: {:.1} frames/s", r.sequential_adapter, r.sequential_fps);
+        println!(
+            "offscreen batch: default scene, {} frames x 2 targets",
+            r.frames
+        );
+        println!(
+            "  sequential loop on {}: {:.1} frames/s",
+            r.sequential_adapter, r.sequential_fps
+        );
         for (a, f) in &r.pipelined_fps {
             println!("  pipelined on {a} alone: {f:.1} frames/s");
         }
         println!("  pipelined on all adapters: {:.1} frames/s", r.all_fps);
         println!("  pipelined / sequential: {:.2}x", r.ratio);
-        println!("  scaling efficiency (all / sum of each alone): {:.2}", r.scaling_efficiency);
-        println!("  bottleneck (pipelined, first adapter): {} at {:.0}% utilisation", r.bottleneck.0, 100.0 * r.bottleneck.1);
+        println!(
+            "  scaling efficiency (all / sum of each alone): {:.2}",
+            r.scaling_efficiency
+        );
+        println!(
+            "  bottleneck (pipelined, first adapter): {} at {:.0}% utilisation",
+            r.bottleneck.0,
+            100.0 * r.bottleneck.1
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

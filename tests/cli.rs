@@ -103,7 +103,10 @@ fn rerendering_gives_identical_files() {
         );
         assert!(o.status.success(), "{}", stderr(&o));
     }
-    for f in files_under(&tmp.path().join("a")).into_iter().filter(|f| f.ends_with(".png")) {
+    for f in files_under(&tmp.path().join("a"))
+        .into_iter()
+        .filter(|f| f.ends_with(".png"))
+    {
         let a = std::fs::read(tmp.path().join("a").join(&f)).expect("a");
         let b = std::fs::read(tmp.path().join("b").join(&f)).expect("b");
         assert!(a == b, "{f} differs between runs");

@@ -1,7 +1,9 @@
 //! `tutti bench offscreen`: the same batch three ways in one run: a naive sequential loop on one
 //! adapter, the pipelined scheduler on each adapter alone, and the scheduler on all adapters.
 
-use super::{Compression, OffscreenOptions, render_offscreen, report::bottleneck, write_png_atomic};
+use super::{
+    Compression, OffscreenOptions, render_offscreen, report::bottleneck, write_png_atomic,
+};
 use crate::gpu::GpuContext;
 use crate::render::{FrameRenderer, SceneRenderer};
 use crate::scene::LoadedScene;
@@ -30,7 +32,12 @@ pub struct OffscreenBench {
 }
 
 /// Run the benchmark on `devices` (the first one is the sequential baseline's adapter).
-pub fn run(devices: &[GpuContext], scene: &LoadedScene, frames: u32, compression: Compression) -> Result<OffscreenBench, String> {
+pub fn run(
+    devices: &[GpuContext],
+    scene: &LoadedScene,
+    frames: u32,
+    compression: Compression,
+) -> Result<OffscreenBench, String> {
     let first = devices.first().ok_or("no device")?;
     let tmp = std::env::temp_dir().join(format!("tutti-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
@@ -43,7 +50,9 @@ pub fn run(devices: &[GpuContext], scene: &LoadedScene, frames: u32, compression
     let dir = tmp.join("sequential");
     let t0 = Instant::now();
     for f in range.0..range.1 {
-        let images = sr.render(first, &renderer, &world.animate(world.frame_time(f))).map_err(|e| e.to_string())?;
+        let images = sr
+            .render(first, &renderer, &world.animate(world.frame_time(f)))
+            .map_err(|e| e.to_string())?;
         for img in images {
             let path = super::frame_path(&dir, &world.desc.name, &img.name, f);
             write_png_atomic(&path, img.width, img.height, &img.rgba).map_err(|e| e.to_string())?;
@@ -58,7 +67,8 @@ pub fn run(devices: &[GpuContext], scene: &LoadedScene, frames: u32, compression
             compression,
             ..Default::default()
         };
-        let r = render_offscreen(subset, std::slice::from_ref(scene), &opts).map_err(|e| e.to_string())?;
+        let r = render_offscreen(subset, std::slice::from_ref(scene), &opts)
+            .map_err(|e| e.to_string())?;
         if let Some(f) = r.failures.first() {
             return Err(f.to_string());
         }

@@ -75,7 +75,10 @@ pub enum ManifestError {
 
 /// SHA-256 of bytes as lower-case hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Manifest file name for a run: `manifest.jsonl`, or `manifest.shard-K-of-N.jsonl`.
@@ -103,7 +106,10 @@ pub fn load(path: &Path) -> Result<Vec<ManifestEntry>, ManifestError> {
         match serde_json::from_str::<ManifestEntry>(line) {
             Ok(e) => out.push(e),
             Err(_) if i + 1 == lines.len() && !complete => {
-                tracing::warn!("{}: ignoring a torn last line (interrupted run)", path.display());
+                tracing::warn!(
+                    "{}: ignoring a torn last line (interrupted run)",
+                    path.display()
+                );
             }
             Err(e) => {
                 return Err(ManifestError::BadLine {
@@ -122,11 +128,20 @@ pub fn verify_entry(dir: &Path, e: &ManifestEntry) -> Result<(), String> {
     let path = dir.join(&e.path);
     let bytes = std::fs::read(&path).map_err(|err| format!("{}: {err}", path.display()))?;
     if bytes.len() as u64 != e.bytes {
-        return Err(format!("{}: {} bytes, manifest says {}", path.display(), bytes.len(), e.bytes));
+        return Err(format!(
+            "{}: {} bytes, manifest says {}",
+            path.display(),
+            bytes.len(),
+            e.bytes
+        ));
     }
     let sum = sha256_hex(&bytes);
     if sum != e.sha256 {
-        return Err(format!("{}: checksum {sum} does not match the manifest's {}", path.display(), e.sha256));
+        return Err(format!(
+            "{}: checksum {sum} does not match the manifest's {}",
+            path.display(),
+            e.sha256
+        ));
     }
     Ok(())
 }
@@ -149,8 +164,12 @@ impl ManifestWriter {
             text.push_str(&serde_json::to_string(e).map_err(|e| io(std::io::Error::other(e)))?);
             text.push('\n');
         }
-        super::write_atomic(path, text.as_bytes()).map_err(|e| io(std::io::Error::other(e.to_string())))?;
-        let file = std::fs::OpenOptions::new().append(true).open(path).map_err(io)?;
+        super::write_atomic(path, text.as_bytes())
+            .map_err(|e| io(std::io::Error::other(e.to_string())))?;
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map_err(io)?;
         Ok(Self {
             file,
             path: path.to_path_buf(),
@@ -164,10 +183,12 @@ impl ManifestWriter {
             source: std::io::Error::other(err),
         })?;
         line.push('\n');
-        self.file.write_all(line.as_bytes()).map_err(|source| ManifestError::Io {
-            path: self.path.clone(),
-            source,
-        })
+        self.file
+            .write_all(line.as_bytes())
+            .map_err(|source| ManifestError::Io {
+                path: self.path.clone(),
+                source,
+            })
     }
 }
 
@@ -193,13 +214,15 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeSummary, ManifestError
     let mut manifests = 0;
     for dir in dirs {
         match Plan::load(&dir.join("plan.json")) {
-            Ok(p) => match &plan {
-                Some(existing) if existing.scenes != p.scenes => {
-                    problems.push(format!("{}: plan.json differs from the first folder's; these are different runs", dir.display()));
+            Ok(p) => {
+                match &plan {
+                    Some(existing) if existing.scenes != p.scenes => {
+                        problems.push(format!("{}: plan.json differs from the first folder's; these are different runs", dir.display()));
+                    }
+                    Some(_) => {}
+                    None => plan = Some(p),
                 }
-                Some(_) => {}
-                None => plan = Some(p),
-            },
+            }
             Err(e) => problems.push(e),
         }
         let read = std::fs::read_dir(dir).map_err(|source| ManifestError::Io {
@@ -209,7 +232,10 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeSummary, ManifestError
         let mut files: Vec<PathBuf> = read
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| {
-                let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                let name = p
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
                 name.starts_with("manifest") && name.ends_with(".jsonl") && p.as_path() != out
             })
             .collect();
@@ -223,7 +249,12 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeSummary, ManifestError
     }
     // Verify files in parallel.
     use rayon::prelude::*;
-    problems.extend(entries.par_iter().filter_map(|(dir, e)| verify_entry(dir, e).err()).collect::<Vec<_>>());
+    problems.extend(
+        entries
+            .par_iter()
+            .filter_map(|(dir, e)| verify_entry(dir, e).err())
+            .collect::<Vec<_>>(),
+    );
     let mut seen: HashMap<(String, String, u32), &Path> = HashMap::new();
     for (dir, e) in &entries {
         if let Some(first) = seen.insert(e.key(), dir) {

@@ -20,7 +20,8 @@ mod writer;
 pub use manifest::{ManifestEntry, ManifestError, MergeSummary, merge};
 pub use plan::{Plan, PlanScene, Shard, WorkItem};
 pub use writer::{
-    Compression, WriteError, encode_png, encode_png_with, frame_path, write_atomic, write_png_atomic,
+    Compression, WriteError, encode_png, encode_png_with, frame_path, write_atomic,
+    write_png_atomic,
 };
 
 use crate::gpu::GpuContext;
@@ -77,8 +78,16 @@ impl Failure {
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.frame {
-            Some(fr) => write!(f, "scene {} frame {fr} on {}: {}", self.scene, self.adapter, self.message),
-            None => write!(f, "scene {} on {}: {}", self.scene, self.adapter, self.message),
+            Some(fr) => write!(
+                f,
+                "scene {} frame {fr} on {}: {}",
+                self.scene, self.adapter, self.message
+            ),
+            None => write!(
+                f,
+                "scene {} on {}: {}",
+                self.scene, self.adapter, self.message
+            ),
         }
     }
 }
@@ -154,7 +163,9 @@ pub enum OffscreenError {
         message: String,
     },
     /// Two scenes share a name and would overwrite each other's files.
-    #[error("two scenes are named {0:?}; scene names must differ because they name the output folders")]
+    #[error(
+        "two scenes are named {0:?}; scene names must differ because they name the output folders"
+    )]
     DuplicateScene(String),
     /// No devices were given.
     #[error("no device to render on")]
@@ -173,10 +184,14 @@ pub fn prepare_output_dir(dir: &Path) -> Result<(), OffscreenError> {
         path: dir.to_path_buf(),
         message,
     };
-    std::fs::create_dir_all(dir).map_err(|e| fail(format!("cannot create it: {e}; choose another --out")))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| fail(format!("cannot create it: {e}; choose another --out")))?;
     let probe = dir.join(format!(".tutti-write-test-{}", std::process::id()));
-    std::fs::write(&probe, b"ok")
-        .map_err(|e| fail(format!("is not writable: {e}; choose another --out or fix its permissions")))?;
+    std::fs::write(&probe, b"ok").map_err(|e| {
+        fail(format!(
+            "is not writable: {e}; choose another --out or fix its permissions"
+        ))
+    })?;
     let _ = std::fs::remove_file(&probe);
     Ok(())
 }
@@ -206,7 +221,9 @@ fn fault_injection() -> Option<(usize, usize)> {
 fn clean_stale_temporaries(out_dir: &Path, plan: &Plan) {
     for s in &plan.scenes {
         for t in &s.targets {
-            let Ok(dir) = std::fs::read_dir(out_dir.join(&s.name).join(t)) else { continue };
+            let Ok(dir) = std::fs::read_dir(out_dir.join(&s.name).join(t)) else {
+                continue;
+            };
             for e in dir.flatten() {
                 let name = e.file_name().to_string_lossy().into_owned();
                 if name.starts_with('.') && name.ends_with(".tmp") {
@@ -245,10 +262,11 @@ pub fn render_offscreen(
             plan_path.display()
         )));
     }
-    plan.save(&plan_path).map_err(|message| OffscreenError::OutputDir {
-        path: out_dir.clone(),
-        message,
-    })?;
+    plan.save(&plan_path)
+        .map_err(|message| OffscreenError::OutputDir {
+            path: out_dir.clone(),
+            message,
+        })?;
     clean_stale_temporaries(out_dir, &plan);
 
     // Resume: keep verified entries of fully done items; everything else is rendered again.
@@ -257,23 +275,38 @@ pub fn render_offscreen(
     if options.resume && manifest_path.exists() {
         use rayon::prelude::*;
         let entries = load(&manifest_path)?;
-        let ok: Vec<ManifestEntry> = entries.into_par_iter().filter(|e| verify_entry(out_dir, e).is_ok()).collect();
+        let ok: Vec<ManifestEntry> = entries
+            .into_par_iter()
+            .filter(|e| verify_entry(out_dir, e).is_ok())
+            .collect();
         for e in ok {
             valid.insert(e.key(), e);
         }
     }
     let item_done = |w: &WorkItem| {
         let s = &plan.scenes[w.scene];
-        s.targets.iter().all(|t| valid.contains_key(&(s.name.clone(), t.clone(), w.frame)))
+        s.targets
+            .iter()
+            .all(|t| valid.contains_key(&(s.name.clone(), t.clone(), w.frame)))
     };
     let all_items = plan.shard_items(options.shard);
-    let todo: Vec<WorkItem> = all_items.iter().copied().filter(|w| !item_done(w)).collect();
-    let done_items: HashSet<WorkItem> = all_items.iter().copied().filter(|w| item_done(w)).collect();
+    let todo: Vec<WorkItem> = all_items
+        .iter()
+        .copied()
+        .filter(|w| !item_done(w))
+        .collect();
+    let done_items: HashSet<WorkItem> =
+        all_items.iter().copied().filter(|w| item_done(w)).collect();
     let mut keep: Vec<ManifestEntry> = valid
         .into_values()
         .filter(|e| {
             let scene = plan.scenes.iter().position(|s| s.name == e.scene);
-            scene.is_some_and(|scene| done_items.contains(&WorkItem { scene, frame: e.frame }))
+            scene.is_some_and(|scene| {
+                done_items.contains(&WorkItem {
+                    scene,
+                    frame: e.frame,
+                })
+            })
         })
         .collect();
     keep.sort_by(|a, b| (&a.scene, a.frame, &a.target).cmp(&(&b.scene, b.frame, &b.target)));
@@ -325,7 +358,11 @@ pub fn render_offscreen(
         let mut remaining: HashMap<WorkItem, usize> = HashMap::new();
         for event in rx.iter() {
             match event {
-                Event::Written { device, item, entry } => {
+                Event::Written {
+                    device,
+                    item,
+                    entry,
+                } => {
                     if let Err(e) = manifest.append(&entry) {
                         report.failures.push(Failure {
                             scene: entry.scene.clone(),
@@ -338,7 +375,9 @@ pub fn render_offscreen(
                     report.stages.encode_s += entry.encode_ms / 1e3;
                     report.stages.write_s += entry.write_ms / 1e3;
                     report.written.push(entry);
-                    let left = remaining.entry(item).or_insert(targets_per_scene[item.scene]);
+                    let left = remaining
+                        .entry(item)
+                        .or_insert(targets_per_scene[item.scene]);
                     *left -= 1;
                     if *left == 0 {
                         remaining.remove(&item);
@@ -348,7 +387,12 @@ pub fn render_offscreen(
                         progress.frame_done(device);
                     }
                 }
-                Event::Rendered { device, render_ms, readback_ms, animate_ms } => {
+                Event::Rendered {
+                    device,
+                    render_ms,
+                    readback_ms,
+                    animate_ms,
+                } => {
                     report.adapters[device].busy_s += render_ms / 1e3;
                     report.stages.render_s += render_ms / 1e3;
                     report.stages.readback_s += readback_ms / 1e3;
@@ -377,7 +421,12 @@ pub fn render_offscreen(
         } else {
             "not rendered: every adapter was retired".to_string()
         };
-        report.failures.push(Failure::new(&worlds[item.scene], Some(item.frame), "-", why));
+        report.failures.push(Failure::new(
+            &worlds[item.scene],
+            Some(item.frame),
+            "-",
+            why,
+        ));
     }
     Ok(report)
 }

@@ -16,7 +16,11 @@ pub struct Shard {
 impl std::str::FromStr for Shard {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || format!("{s:?} is not a shard; write K/N with 0 <= K < N, e.g. 0/4 (Slurm: $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT)");
+        let bad = || {
+            format!(
+                "{s:?} is not a shard; write K/N with 0 <= K < N, e.g. 0/4 (Slurm: $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT)"
+            )
+        };
         let (k, n) = s.split_once('/').ok_or_else(bad)?;
         let index: u32 = k.trim().parse().map_err(|_| bad())?;
         let count: u32 = n.trim().parse().map_err(|_| bad())?;
@@ -60,7 +64,9 @@ impl Plan {
         self.scenes
             .iter()
             .enumerate()
-            .flat_map(|(scene, s)| (s.frames.0..s.frames.1).map(move |frame| WorkItem { scene, frame }))
+            .flat_map(|(scene, s)| {
+                (s.frames.0..s.frames.1).map(move |frame| WorkItem { scene, frame })
+            })
             .collect()
     }
 
@@ -94,7 +100,8 @@ impl Plan {
     /// Read `plan.json`.
     pub fn load(path: &Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        serde_json::from_str(&text).map_err(|e| format!("{}: not a tutti plan: {e}", path.display()))
+        serde_json::from_str(&text)
+            .map_err(|e| format!("{}: not a tutti plan: {e}", path.display()))
     }
 
     /// Write `plan.json` atomically (identical bytes from every shard).
@@ -112,8 +119,16 @@ mod tests {
     fn shards_partition_the_items() {
         let plan = Plan {
             scenes: vec![
-                PlanScene { name: "a".into(), frames: (0, 10), targets: vec!["t".into()] },
-                PlanScene { name: "b".into(), frames: (5, 12), targets: vec!["t".into(), "u".into()] },
+                PlanScene {
+                    name: "a".into(),
+                    frames: (0, 10),
+                    targets: vec!["t".into()],
+                },
+                PlanScene {
+                    name: "b".into(),
+                    frames: (5, 12),
+                    targets: vec!["t".into(), "u".into()],
+                },
             ],
         };
         let all = plan.items();

@@ -26,7 +26,10 @@ impl Progress {
             }
             bar
         });
-        let labels = devices.iter().map(|d| format!("#{} {}", d.index, d.info().backend.to_str())).collect();
+        let labels = devices
+            .iter()
+            .map(|d| format!("#{} {}", d.index, d.info().backend.to_str()))
+            .collect();
         Self {
             log: enabled && bar.is_none(),
             bar,
@@ -55,10 +58,17 @@ impl Progress {
         if let Some(bar) = &self.bar {
             bar.inc(1);
             bar.set_message(self.shares());
-        } else if self.log && (self.last_log.elapsed() >= Duration::from_secs(2) || self.done == self.total) {
+        } else if self.log
+            && (self.last_log.elapsed() >= Duration::from_secs(2) || self.done == self.total)
+        {
             self.last_log = Instant::now();
             let fps = self.done as f64 / self.start.elapsed().as_secs_f64().max(1e-9);
-            tracing::info!("{}/{} frames, {fps:.1} frames/s, {}", self.done, self.total, self.shares());
+            tracing::info!(
+                "{}/{} frames, {fps:.1} frames/s, {}",
+                self.done,
+                self.total,
+                self.shares()
+            );
         }
     }
 

@@ -84,11 +84,19 @@ fn draw_chart(r: &OffscreenReport, out: &mut String) -> Result<(), Box<dyn std::
             for &t in &a.completions {
                 counts[((t / width) as usize).min(buckets - 1)] += 1;
             }
-            let pts = counts.iter().enumerate().map(|(i, &c)| ((i as f64 + 0.5) * width, c as f64 / width)).collect();
+            let pts = counts
+                .iter()
+                .enumerate()
+                .map(|(i, &c)| ((i as f64 + 0.5) * width, c as f64 / width))
+                .collect();
             (a.adapter.clone(), pts)
         })
         .collect();
-    let ymax = series.iter().flat_map(|(_, p)| p.iter().map(|x| x.1)).fold(1.0f64, f64::max) * 1.15;
+    let ymax = series
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|x| x.1))
+        .fold(1.0f64, f64::max)
+        * 1.15;
     let root = SVGBackend::with_string(out, (900, 420)).into_drawing_area();
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
@@ -97,15 +105,25 @@ fn draw_chart(r: &OffscreenReport, out: &mut String) -> Result<(), Box<dyn std::
         .x_label_area_size(40)
         .y_label_area_size(60)
         .build_cartesian_2d(0.0..wall, 0.0..ymax)?;
-    chart.configure_mesh().x_desc("seconds").y_desc("frames/s").draw()?;
+    chart
+        .configure_mesh()
+        .x_desc("seconds")
+        .y_desc("frames/s")
+        .draw()?;
     for (i, (label, pts)) in series.into_iter().enumerate() {
         let color = Palette99::pick(i).to_rgba();
         chart
             .draw_series(LineSeries::new(pts, color.stroke_width(2)))?
             .label(label)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
     }
-    chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()?;
     root.present()?;
     Ok(())
 }

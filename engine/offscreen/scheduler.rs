@@ -10,10 +10,10 @@
 //! when handing a frame to the encoders had to wait for a free encode slot (encoding is the
 //! bottleneck, so extra frames in flight only hold memory).
 
+use super::Failure;
 use super::manifest::{ManifestEntry, sha256_hex};
 use super::plan::WorkItem;
 use super::writer::{Compression, encode_png_with, frame_path, write_atomic};
-use super::Failure;
 use crate::gpu::GpuContext;
 use crate::render::{FrameRenderer, ReadbackSlot, SceneRenderer, TargetImage};
 use crate::scene::World;
@@ -30,9 +30,18 @@ pub const MAX_IN_FLIGHT: usize = 4;
 /// Messages from device workers and encode jobs to the collecting thread.
 pub(crate) enum Event {
     /// A file was written and renamed into place.
-    Written { device: usize, item: WorkItem, entry: ManifestEntry },
+    Written {
+        device: usize,
+        item: WorkItem,
+        entry: ManifestEntry,
+    },
     /// A frame finished on the GPU (for per-adapter busy time).
-    Rendered { device: usize, render_ms: f64, readback_ms: f64, animate_ms: f64 },
+    Rendered {
+        device: usize,
+        render_ms: f64,
+        readback_ms: f64,
+        animate_ms: f64,
+    },
     /// Something failed for one item (`fatal`: stop the whole run, e.g. a disk error).
     Failed { failure: Failure, fatal: bool },
     /// A device was retired.
@@ -58,7 +67,10 @@ impl Shared {
     }
 
     fn pop(&self) -> Option<WorkItem> {
-        self.queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front()
+        self.queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop_front()
     }
 
     fn requeue(&self, items: impl IntoIterator<Item = WorkItem>) {
@@ -74,7 +86,11 @@ impl Shared {
 
     /// Items never handed off (left in the queue when every device is gone or the run stopped).
     pub fn leftovers(&self) -> Vec<WorkItem> {
-        self.queue.lock().unwrap_or_else(|e| e.into_inner()).drain(..).collect()
+        self.queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+            .collect()
     }
 }
 
@@ -106,7 +122,12 @@ struct InFlight {
 }
 
 /// Run one device until the queue is drained, the run stops, or the device fails.
-pub(crate) fn device_worker(ctx: &GpuContext, cfg: &WorkerConfig<'_>, shared: &Shared, tx: &Sender<Event>) {
+pub(crate) fn device_worker(
+    ctx: &GpuContext,
+    cfg: &WorkerConfig<'_>,
+    shared: &Shared,
+    tx: &Sender<Event>,
+) {
     let renderer = FrameRenderer::new(ctx);
     let mut scenes: Vec<Option<SceneState>> = (0..cfg.worlds.len()).map(|_| None).collect();
     let adaptive = cfg.frames_in_flight.is_none();
@@ -118,7 +139,10 @@ pub(crate) fn device_worker(ctx: &GpuContext, cfg: &WorkerConfig<'_>, shared: &S
 
     let retire = |in_flight: &mut VecDeque<InFlight>, reason: String| {
         shared.requeue(in_flight.drain(..).rev().map(|f| f.item));
-        let _ = tx.send(Event::Retired { device: cfg.device, reason });
+        let _ = tx.send(Event::Retired {
+            device: cfg.device,
+            reason,
+        });
     };
 
     loop {
@@ -133,7 +157,8 @@ pub(crate) fn device_worker(ctx: &GpuContext, cfg: &WorkerConfig<'_>, shared: &S
             if scenes[item.scene].is_none() {
                 match SceneRenderer::new(ctx, &renderer, world) {
                     Ok(sr) => {
-                        let slots: Vec<ReadbackSlot> = (0..max_k).map(|_| sr.new_slot(ctx)).collect();
+                        let slots: Vec<ReadbackSlot> =
+                            (0..max_k).map(|_| sr.new_slot(ctx)).collect();
                         scenes[item.scene] = Some(SceneState {
                             renderer: sr,
                             free: (0..slots.len()).collect(),
@@ -143,14 +168,21 @@ pub(crate) fn device_worker(ctx: &GpuContext, cfg: &WorkerConfig<'_>, shared: &S
                     Err(e) => {
                         shared.handed_off();
                         let _ = tx.send(Event::Failed {
-                            failure: Failure::new(world, Some(item.frame), &ctx.label, e.to_string()),
+                            failure: Failure::new(
+                                world,
+                                Some(item.frame),
+                                &ctx.label,
+                                e.to_string(),
+                            ),
                             fatal: false,
                         });
                         continue;
                     }
                 }
             }
-            let Some(state) = scenes[item.scene].as_mut() else { continue };
+            let Some(state) = scenes[item.scene].as_mut() else {
+                continue;
+            };
             let Some(slot) = state.free.pop() else {
                 shared.requeue([item]);
                 break;
@@ -158,7 +190,10 @@ pub(crate) fn device_worker(ctx: &GpuContext, cfg: &WorkerConfig<'_>, shared: &S
             let t0 = Instant::now();
             let anim = world.animate(world.frame_time(item.frame));
             let animate_ms = ms(t0.elapsed());
-            match state.renderer.submit(ctx, &renderer, &anim, &state.slots[slot]) {
+            match state
+                .renderer
+                .submit(ctx, &renderer, &anim, &state.slots[slot])
+            {
                 Ok(index) => {
                     state.slots[slot].request_map();
                     in_flight.push_back(InFlight {
@@ -184,7 +219,9 @@ pub(crate) fn device_worker(ctx: &GpuContext, cfg: &WorkerConfig<'_>, shared: &S
             std::thread::sleep(Duration::from_millis(2));
             continue;
         };
-        let Some(state) = scenes[front.item.scene].as_mut() else { continue };
+        let Some(state) = scenes[front.item.scene].as_mut() else {
+            continue;
+        };
         let slot = &state.slots[front.slot];
         let was_ready = slot.is_mapped();
         if let Err(e) = ctx.wait_for(front.index.clone()) {
@@ -226,7 +263,15 @@ pub(crate) fn device_worker(ctx: &GpuContext, cfg: &WorkerConfig<'_>, shared: &S
                 k -= 1;
             }
         }
-        spawn_encode(cfg, front.item, images, render_ms, readback_ms, &ctx.label, tx.clone());
+        spawn_encode(
+            cfg,
+            front.item,
+            images,
+            render_ms,
+            readback_ms,
+            &ctx.label,
+            tx.clone(),
+        );
         shared.handed_off();
         completed += 1;
         if cfg.fault_after == Some(completed) {
@@ -265,7 +310,12 @@ fn spawn_encode(
                 Ok(png) => png,
                 Err(message) => {
                     let _ = tx.send(Event::Failed {
-                        failure: Failure { scene: failure_scene.clone(), frame: Some(item.frame), adapter: adapter.clone(), message },
+                        failure: Failure {
+                            scene: failure_scene.clone(),
+                            frame: Some(item.frame),
+                            adapter: adapter.clone(),
+                            message,
+                        },
                         fatal: false,
                     });
                     return;
@@ -275,13 +325,22 @@ fn spawn_encode(
             let t1 = Instant::now();
             if let Err(e) = write_atomic(&path, &png) {
                 let _ = tx.send(Event::Failed {
-                    failure: Failure { scene: failure_scene.clone(), frame: Some(item.frame), adapter: adapter.clone(), message: e.to_string() },
+                    failure: Failure {
+                        scene: failure_scene.clone(),
+                        frame: Some(item.frame),
+                        adapter: adapter.clone(),
+                        message: e.to_string(),
+                    },
                     fatal: true,
                 });
                 return;
             }
             let write_ms = ms(t1.elapsed());
-            let rel = path.strip_prefix(&out_dir).unwrap_or(&path).to_string_lossy().replace('\\', "/");
+            let rel = path
+                .strip_prefix(&out_dir)
+                .unwrap_or(&path)
+                .to_string_lossy()
+                .replace('\\', "/");
             let entry = ManifestEntry {
                 scene: scene.clone(),
                 target: img.name.clone(),
@@ -295,7 +354,11 @@ fn spawn_encode(
                 encode_ms,
                 write_ms,
             };
-            let _ = tx.send(Event::Written { device, item, entry });
+            let _ = tx.send(Event::Written {
+                device,
+                item,
+                entry,
+            });
         });
         let _ = token.send(());
     });

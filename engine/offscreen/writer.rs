@@ -56,7 +56,9 @@ impl std::str::FromStr for Compression {
             "fast" => Ok(Self::Fast),
             "default" => Ok(Self::Default),
             "best" => Ok(Self::Best),
-            _ => Err(format!("{s:?} is not a PNG compression; use fast, default or best")),
+            _ => Err(format!(
+                "{s:?} is not a PNG compression; use fast, default or best"
+            )),
         }
     }
 }
@@ -67,7 +69,12 @@ pub fn encode_png(width: u32, height: u32, rgba: &[u8]) -> Result<Vec<u8>, Strin
 }
 
 /// Encode RGBA8 pixels as PNG at a compression level (deterministic for a given level).
-pub fn encode_png_with(width: u32, height: u32, rgba: &[u8], compression: Compression) -> Result<Vec<u8>, String> {
+pub fn encode_png_with(
+    width: u32,
+    height: u32,
+    rgba: &[u8],
+    compression: Compression,
+) -> Result<Vec<u8>, String> {
     use image::codecs::png::{CompressionType, FilterType, PngEncoder};
     let (c, f) = match compression {
         Compression::Fast => (CompressionType::Fast, FilterType::Adaptive),

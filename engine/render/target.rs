@@ -4,8 +4,8 @@
 use super::avatar::{COLOR_FORMAT, DEPTH_FORMAT};
 use crate::gpu::{GpuContext, encode_texture_copy, padded_row_bytes, unpad_rows};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// One output target on one device.
 pub struct RenderTarget {
@@ -124,7 +124,12 @@ impl ReadbackSlot {
 
     /// Copy the mapped images out and unmap. Call only when [`Self::is_mapped`].
     pub fn take_images(&self) -> Result<Vec<TargetImage>, String> {
-        if let Some(e) = self.map_error.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        if let Some(e) = self
+            .map_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
             for (_, _, _, b) in &self.buffers {
                 b.unmap();
             }
