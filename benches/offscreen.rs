@@ -1,0 +1,63 @@
+//! Criterion benchmark of offscreen batch throughput: the naive sequential loop against the
+//! pipelined scheduler, on the first working adapter, in the same run.
+//!
+//! `cargo bench --bench offscreen`. `tutti bench offscreen` prints the same comparison plus
+//! per-adapter and all-adapter figures.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use tutti::offscreen::{OffscreenOptions, render_offscreen, write_png_atomic};
+use tutti::render::{FrameRenderer, SceneRenderer};
+use tutti::{AssetLibrary, Discovery, default_scene};
+
+const FRAMES: u32 = 12;
+
+fn offscreen(c: &mut Criterion) {
+    let discovery = Discovery::run();
+    let Ok(selected) = discovery.select(&Default::default()) else {
+        eprintln!("SKIPPED: no adapter");
+        return;
+    };
+    let Ok(mut devices) = discovery.open(&selected[..1]) else {
+        return;
+    };
+    let ctx = devices.remove(0);
+    let scene = default_scene(&AssetLibrary::new()).expect("default scene");
+    let world = scene.world();
+    let tmp = std::env::temp_dir().join(format!("tutti-criterion-{}", std::process::id()));
+    eprintln!("offscreen bench on {}", ctx.label);
+    let mut group = c.benchmark_group(format!("offscreen_{FRAMES}_frames"));
+    group.sample_size(10);
+    group.bench_function("sequential_loop", |b| {
+        let renderer = FrameRenderer::new(&ctx);
+        let sr = SceneRenderer::new(&ctx, &renderer, &world).expect("fits");
+        b.iter(|| {
+            for f in 0..FRAMES {
+                for img in sr
+                    .render(&ctx, &renderer, &world.animate(world.frame_time(f)))
+                    .expect("renders")
+                {
+                    let path =
+                        tutti::offscreen::frame_path(&tmp.join("seq"), "default", &img.name, f);
+                    write_png_atomic(&path, img.width, img.height, &img.rgba).expect("writes");
+                }
+            }
+        })
+    });
+    group.bench_function("pipelined_scheduler", |b| {
+        let opts = OffscreenOptions {
+            out_dir: tmp.join("pipe"),
+            frames: Some((0, FRAMES)),
+            ..Default::default()
+        };
+        let devices = std::slice::from_ref(&ctx);
+        b.iter(|| {
+            let r = render_offscreen(devices, std::slice::from_ref(&scene), &opts).expect("runs");
+            assert!(r.failures.is_empty());
+        })
+    });
+    group.finish();
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+criterion_group!(benches, offscreen);
+criterion_main!(benches);
