@@ -45,6 +45,7 @@
 pub mod anim;
 pub mod assets;
 pub mod gpu;
+pub mod jobs;
 pub mod offscreen;
 pub mod render;
 pub mod scene;

@@ -1,0 +1,689 @@
+//! The executor: runs job graphs on a rayon pool with per-priority ready queues.
+//!
+//! Scheduling: a job that becomes ready is pushed onto the lock-free queue of its priority and one
+//! rayon task is spawned. A rayon task does not carry a job: it pops the best ready job when it
+//! starts (critical first). After a job finishes, its worker continues directly with one newly
+//! ready dependent when no higher-priority job is waiting (no queue round trip for chains), and
+//! pushes the others.
+
+use super::graph::JobGraph;
+use super::metrics::Metrics;
+use super::profile::{ExecutorConfig, Profile};
+use super::timer::Timer;
+use super::{JobError, JobId, JobReport, JobStatus, MetricsSnapshot, Priority, RunReport};
+use crossbeam_queue::SegQueue;
+use std::hash::BuildHasher;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// A cooperative cancellation flag handed to every job attempt.
+#[derive(Debug, Default)]
+pub struct CancelToken {
+    cancelled: AtomicBool,
+    timed_out: AtomicBool,
+}
+
+impl CancelToken {
+    /// True once the attempt should stop (timeout or run cancelled).
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Relaxed)
+    }
+
+    /// True if the cancellation came from the job's timeout.
+    pub fn timed_out(&self) -> bool {
+        self.timed_out.load(Relaxed)
+    }
+
+    fn time_out(&self) {
+        self.timed_out.store(true, Relaxed);
+        self.cancelled.store(true, Relaxed);
+    }
+}
+
+type ChildFn = Box<dyn FnOnce(&JobContext) -> Result<(), JobError> + Send>;
+
+#[derive(Default)]
+struct Slot {
+    priority: AtomicU8,
+    indeg: AtomicUsize,
+    claimed: AtomicBool,
+    finished: AtomicBool,
+    queued: AtomicBool,
+    attempts: AtomicU32,
+    ready_ns: AtomicU64,
+    start_ns: AtomicU64,
+    run_ns: AtomicU64,
+    status: OnceLock<JobStatus>,
+    /// Children spawned by this job that have not finished.
+    pending_children: AtomicUsize,
+}
+
+struct Child {
+    name: String,
+    body: Mutex<Option<ChildFn>>,
+    slot: Slot,
+    parent: JobRef,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum JobRef {
+    Graph(usize),
+    Child(usize),
+}
+
+pub(crate) struct RunState {
+    graph: JobGraph,
+    slots: Box<[Slot]>,
+    children: Mutex<Vec<Arc<Child>>>,
+    remaining: AtomicUsize,
+    cancelled: AtomicBool,
+    start: Instant,
+    end_ns: AtomicU64,
+    done: Mutex<bool>,
+    done_cv: Condvar,
+    done_flag: AtomicBool,
+}
+
+impl RunState {
+    fn now_ns(&self) -> u64 {
+        self.start.elapsed().as_nanos() as u64 + 1
+    }
+
+    fn child(&self, i: usize) -> Arc<Child> {
+        self.children.lock().unwrap_or_else(|e| e.into_inner())[i].clone()
+    }
+}
+
+#[derive(Clone)]
+enum Task {
+    Job(Arc<RunState>, usize),
+    Child(Arc<RunState>, usize),
+}
+
+struct Limiter {
+    limit: AtomicUsize,
+    max: usize,
+    last_ns: AtomicU64,
+    last_busy: AtomicU64,
+}
+
+pub(crate) struct Inner {
+    pool: rayon::ThreadPool,
+    queues: [SegQueue<Task>; 4],
+    timer: Timer,
+    metrics: Metrics,
+    workers: usize,
+    started: Instant,
+    limiter: Option<Limiter>,
+    hasher: std::hash::RandomState,
+}
+
+/// Runs job graphs. Cheap to clone (shared pool).
+#[derive(Clone)]
+pub struct Executor {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Executor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Executor({} workers)", self.inner.workers)
+    }
+}
+
+impl Executor {
+    /// An executor with the given configuration.
+    pub fn new(config: ExecutorConfig) -> Result<Self, String> {
+        let workers = config.worker_count();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(workers)
+            .thread_name(|i| format!("tutti-job-{i}"))
+            .build()
+            .map_err(|e| format!("cannot start {workers} job workers: {e}"))?;
+        let limiter = (config.profile == Profile::Adaptive).then(|| Limiter {
+            limit: AtomicUsize::new((workers / 2).max(1)),
+            max: workers,
+            last_ns: AtomicU64::new(0),
+            last_busy: AtomicU64::new(0),
+        });
+        Ok(Self {
+            inner: Arc::new(Inner {
+                pool,
+                queues: Default::default(),
+                timer: Timer::start(),
+                metrics: Metrics::default(),
+                workers,
+                started: Instant::now(),
+                limiter,
+                hasher: std::hash::RandomState::new(),
+            }),
+        })
+    }
+
+    /// An executor with `workers` workers (performance profile otherwise).
+    pub fn with_workers(workers: usize) -> Result<Self, String> {
+        Self::new(ExecutorConfig {
+            profile: Profile::Performance,
+            workers: Some(workers),
+        })
+    }
+
+    /// Number of workers.
+    pub fn workers(&self) -> usize {
+        self.inner.workers
+    }
+
+    /// Live counters (lock-free).
+    pub fn metrics(&self) -> MetricsSnapshot {
+        let limit = self.inner.limiter.as_ref().map(|l| l.limit.load(Relaxed)).unwrap_or(self.inner.workers);
+        self.inner.metrics.snapshot(self.inner.started, self.inner.workers, limit)
+    }
+
+    /// Start a run of `graph` and return at once.
+    pub fn submit(&self, graph: &JobGraph) -> RunHandle {
+        self.inner.submit(graph)
+    }
+
+    /// Run `graph` to completion. Safe to call from inside a job: the waiting worker runs other
+    /// ready jobs meanwhile, so nested runs do not deadlock.
+    pub fn run(&self, graph: &JobGraph) -> RunReport {
+        self.submit(graph).wait()
+    }
+
+    /// The rayon pool (for parallel iterators inside jobs, e.g. `pool().install(..)`).
+    pub fn pool(&self) -> &rayon::ThreadPool {
+        &self.inner.pool
+    }
+}
+
+impl Inner {
+    fn submit(self: &Arc<Self>, graph: &JobGraph) -> RunHandle {
+        self.metrics.submitted_runs.fetch_add(1, Relaxed);
+        let slots: Box<[Slot]> = graph
+            .nodes
+            .iter()
+            .map(|n| {
+                let s = Slot::default();
+                s.priority.store(n.priority as u8, Relaxed);
+                s.indeg.store(n.deps.len(), Relaxed);
+                s
+            })
+            .collect();
+        let run = Arc::new(RunState {
+            graph: graph.clone(),
+            slots,
+            children: Mutex::default(),
+            remaining: AtomicUsize::new(graph.len()),
+            cancelled: AtomicBool::new(false),
+            start: Instant::now(),
+            end_ns: AtomicU64::new(0),
+            done: Mutex::new(false),
+            done_cv: Condvar::new(),
+            done_flag: AtomicBool::new(false),
+        });
+        if graph.is_empty() {
+            self.complete(&run);
+        }
+        for &r in &graph.roots {
+            self.make_ready(&run, JobRef::Graph(r));
+        }
+        RunHandle {
+            inner: self.clone(),
+            run,
+        }
+    }
+
+    fn slot<'a>(run: &'a RunState, child: &'a Option<Arc<Child>>, job: JobRef) -> &'a Slot {
+        match (job, child) {
+            (JobRef::Graph(i), _) => &run.slots[i],
+            (JobRef::Child(_), Some(c)) => &c.slot,
+            (JobRef::Child(_), None) => unreachable!("child slot looked up without the child"),
+        }
+    }
+
+    fn task(run: &Arc<RunState>, job: JobRef) -> Task {
+        match job {
+            JobRef::Graph(i) => Task::Job(run.clone(), i),
+            JobRef::Child(i) => Task::Child(run.clone(), i),
+        }
+    }
+
+    fn make_ready(self: &Arc<Self>, run: &Arc<RunState>, job: JobRef) {
+        let child = match job {
+            JobRef::Child(i) => Some(run.child(i)),
+            JobRef::Graph(_) => None,
+        };
+        let slot = Self::slot(run, &child, job);
+        slot.ready_ns.store(run.now_ns(), Relaxed);
+        slot.queued.store(true, Release);
+        let p = slot.priority.load(Relaxed);
+        self.push(Self::task(run, job), p);
+    }
+
+    fn push(self: &Arc<Self>, task: Task, priority: u8) {
+        let p = (priority as usize).min(3);
+        self.metrics.queued[p].fetch_add(1, Relaxed);
+        self.queues[p].push(task);
+        let me = self.clone();
+        self.pool.spawn(move || me.run_one());
+    }
+
+    fn pop(&self) -> Option<Task> {
+        for p in (0..4).rev() {
+            if let Some(t) = self.queues[p].pop() {
+                self.metrics.queued[p].fetch_sub(1, Relaxed);
+                return Some(t);
+            }
+        }
+        None
+    }
+
+    /// True when a job of priority above `p` is waiting.
+    fn higher_waiting(&self, p: u8) -> bool {
+        ((p as usize + 1)..4).any(|q| !self.queues[q].is_empty())
+    }
+
+    fn run_one(self: &Arc<Self>) {
+        if let Some(lim) = &self.limiter {
+            let running = self.metrics.running.load(Relaxed);
+            if running >= lim.limit.load(Relaxed) {
+                return; // over the adaptive limit: the job stays queued; a finishing job respawns
+            }
+        }
+        if let Some(t) = self.pop() {
+            self.execute(t);
+        }
+        if let Some(lim) = &self.limiter {
+            self.adapt(lim);
+            let free = lim.limit.load(Relaxed).saturating_sub(self.metrics.running.load(Relaxed));
+            let waiting = self.metrics.queued_total();
+            for _ in 0..free.min(waiting) {
+                let me = self.clone();
+                self.pool.spawn(move || me.run_one());
+            }
+        }
+    }
+
+    /// Adaptive rule (every 20 ms): utilisation of the allowed slots over the last window above
+    /// 85 % with more jobs queued than allowed -> allow one more (up to the worker count); below
+    /// 50 % -> allow one fewer (down to one).
+    fn adapt(&self, lim: &Limiter) {
+        let now = self.started.elapsed().as_nanos() as u64;
+        let last = lim.last_ns.load(Relaxed);
+        if now.saturating_sub(last) < 20_000_000 || lim.last_ns.compare_exchange(last, now, AcqRel, Relaxed).is_err() {
+            return;
+        }
+        let busy = self.metrics.busy_ns.load(Relaxed);
+        let prev = lim.last_busy.swap(busy, Relaxed);
+        let limit = lim.limit.load(Relaxed);
+        let util = (busy - prev.min(busy)) as f64 / ((now - last) as f64 * limit as f64).max(1.0);
+        if util > 0.85 && self.metrics.queued_total() > limit && limit < lim.max {
+            lim.limit.store(limit + 1, Relaxed);
+        } else if util < 0.5 && limit > 1 {
+            lim.limit.store(limit - 1, Relaxed);
+        }
+    }
+
+    fn execute(self: &Arc<Self>, first: Task) {
+        let mut next = Some(first);
+        while let Some(task) = next.take() {
+            next = match task {
+                Task::Job(run, i) => self.execute_job(&run, JobRef::Graph(i), None).map(|j| Self::task(&run, j)),
+                Task::Child(run, i) => {
+                    let child = run.child(i);
+                    self.execute_job(&run, JobRef::Child(i), Some(child)).map(|j| Self::task(&run, j))
+                }
+            };
+        }
+    }
+
+    /// Run one attempt; returns a ready dependent to continue with inline.
+    fn execute_job(self: &Arc<Self>, run: &Arc<RunState>, job: JobRef, child: Option<Arc<Child>>) -> Option<JobRef> {
+        let slot = Self::slot(run, &child, job);
+        if slot.finished.load(Acquire) || slot.claimed.swap(true, AcqRel) {
+            return None; // a stale duplicate (priority raise) or already taken
+        }
+        slot.queued.store(false, Relaxed);
+        if run.cancelled.load(Relaxed) {
+            return self.finish(run, job, &child, JobStatus::Cancelled("the run was cancelled".into()));
+        }
+        let attempt = slot.attempts.fetch_add(1, Relaxed) + 1;
+        let t0 = run.now_ns();
+        let _ = slot.start_ns.compare_exchange(0, t0, Relaxed, Relaxed);
+        self.metrics.started.fetch_add(1, Relaxed);
+        self.metrics.running.fetch_add(1, Relaxed);
+        let token = Arc::new(CancelToken::default());
+        let policy = match job {
+            JobRef::Graph(i) => run.graph.nodes[i].policy,
+            JobRef::Child(_) => Default::default(),
+        };
+        if let Some(timeout) = policy.timeout {
+            let t = token.clone();
+            self.timer.schedule(Instant::now() + timeout, move || t.time_out());
+        }
+        let ctx = JobContext {
+            inner: self.clone(),
+            run: run.clone(),
+            job,
+            token: token.clone(),
+            attempt,
+        };
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| match job {
+            JobRef::Graph(i) => (run.graph.nodes[i].body)(&ctx),
+            JobRef::Child(_) => match child.as_ref().and_then(|c| c.body.lock().unwrap_or_else(|e| e.into_inner()).take()) {
+                Some(body) => body(&ctx),
+                None => Ok(()),
+            },
+        }));
+        let elapsed = run.now_ns() - t0;
+        slot.run_ns.fetch_add(elapsed, Relaxed);
+        self.metrics.busy_ns.fetch_add(elapsed, Relaxed);
+        self.metrics.running.fetch_sub(1, Relaxed);
+        let error = match result {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(e.0),
+            Err(panic) => Some(format!(
+                "panicked: {}",
+                panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "unknown panic".into())
+            )),
+        };
+        if token.timed_out() {
+            return self.finish(run, job, &child, JobStatus::TimedOut);
+        }
+        match error {
+            None => self.finish(run, job, &child, JobStatus::Ok),
+            Some(e) if attempt <= policy.retries && !run.cancelled.load(Relaxed) => {
+                self.metrics.retried.fetch_add(1, Relaxed);
+                let unit = (self.hasher.hash_one((t0, attempt, &e)) >> 11) as f64 / (1u64 << 53) as f64;
+                let delay = policy.backoff.delay(attempt, unit);
+                slot.claimed.store(false, Release);
+                let me = self.clone();
+                let task = Self::task(run, job);
+                let p = slot.priority.load(Relaxed);
+                // The waiting retry sits in the timer, not on a worker.
+                self.timer.schedule(Instant::now() + delay, move || me.push(task, p));
+                None
+            }
+            Some(e) => self.finish(run, job, &child, JobStatus::Failed(e)),
+        }
+    }
+
+    /// Record a job's end, release or cancel its dependents; returns one dependent to run inline.
+    fn finish(self: &Arc<Self>, run: &Arc<RunState>, job: JobRef, child: &Option<Arc<Child>>, status: JobStatus) -> Option<JobRef> {
+        let slot = Self::slot(run, child, job);
+        if slot.finished.swap(true, AcqRel) {
+            return None;
+        }
+        match &status {
+            JobStatus::Ok => self.metrics.completed.fetch_add(1, Relaxed),
+            JobStatus::Failed(_) => self.metrics.failed.fetch_add(1, Relaxed),
+            JobStatus::TimedOut => self.metrics.timed_out.fetch_add(1, Relaxed),
+            JobStatus::Cancelled(_) => self.metrics.cancelled.fetch_add(1, Relaxed),
+        };
+        let ok = status == JobStatus::Ok;
+        let reason = match (&status, job) {
+            (JobStatus::Ok, _) | (_, JobRef::Child(_)) => String::new(),
+            (JobStatus::Failed(_), JobRef::Graph(i)) => format!("dependency {:?} failed", run.graph.nodes[i].name),
+            (JobStatus::TimedOut, JobRef::Graph(i)) => format!("dependency {:?} timed out", run.graph.nodes[i].name),
+            (JobStatus::Cancelled(_), JobRef::Graph(i)) => format!("dependency {:?} was cancelled", run.graph.nodes[i].name),
+        };
+        let _ = slot.status.set(status);
+        let mut inline = None;
+        if let JobRef::Graph(i) = job {
+            let mut ready: Vec<usize> = Vec::new();
+            for &d in &run.graph.nodes[i].dependents {
+                if ok {
+                    if run.slots[d].indeg.fetch_sub(1, AcqRel) == 1 {
+                        ready.push(d);
+                    }
+                } else {
+                    self.cancel_subtree(run, d, &reason);
+                }
+            }
+            // Continue inline with the highest-priority newly ready job unless something more
+            // urgent is already waiting; queue the rest.
+            let best = ready
+                .iter()
+                .enumerate()
+                .max_by_key(|(k, d)| (run.slots[**d].priority.load(Relaxed), std::cmp::Reverse(*k)))
+                .map(|(k, _)| k);
+            if let Some(k) = best {
+                let d = ready.swap_remove(k);
+                for &other in &ready {
+                    self.make_ready(run, JobRef::Graph(other));
+                }
+                let dp = run.slots[d].priority.load(Relaxed);
+                if self.higher_waiting(dp) {
+                    self.make_ready(run, JobRef::Graph(d));
+                } else {
+                    run.slots[d].ready_ns.store(run.now_ns(), Relaxed);
+                    inline = Some(JobRef::Graph(d));
+                }
+            }
+        }
+        if let Some(c) = child {
+            match c.parent {
+                JobRef::Graph(p) => run.slots[p].pending_children.fetch_sub(1, AcqRel),
+                JobRef::Child(p) => run.child(p).slot.pending_children.fetch_sub(1, AcqRel),
+            };
+        }
+        if run.remaining.fetch_sub(1, AcqRel) == 1 {
+            self.complete(run);
+        }
+        inline
+    }
+
+    /// Cancel a job and everything after it (iteratively: chains can be long).
+    fn cancel_subtree(self: &Arc<Self>, run: &Arc<RunState>, start: usize, reason: &str) {
+        let mut stack = vec![(start, reason.to_string())];
+        while let Some((j, why)) = stack.pop() {
+            let slot = &run.slots[j];
+            if slot.finished.swap(true, AcqRel) {
+                continue;
+            }
+            self.metrics.cancelled.fetch_add(1, Relaxed);
+            let _ = slot.status.set(JobStatus::Cancelled(why));
+            let next = format!("dependency {:?} was cancelled", run.graph.nodes[j].name);
+            for &d in &run.graph.nodes[j].dependents {
+                stack.push((d, next.clone()));
+            }
+            if run.remaining.fetch_sub(1, AcqRel) == 1 {
+                self.complete(run);
+            }
+        }
+    }
+
+    fn complete(&self, run: &RunState) {
+        run.end_ns.store(run.now_ns(), Relaxed);
+        let mut done = run.done.lock().unwrap_or_else(|e| e.into_inner());
+        *done = true;
+        run.done_flag.store(true, Release);
+        run.done_cv.notify_all();
+    }
+
+    /// Wait for `cond`, running other ready jobs meanwhile when on a pool worker.
+    fn help_until(self: &Arc<Self>, cond: impl Fn() -> bool) {
+        let mut idle = 0u32;
+        while !cond() {
+            match self.pop() {
+                Some(t) => {
+                    idle = 0;
+                    self.execute(t);
+                }
+                None => {
+                    idle += 1;
+                    if idle < 64 {
+                        std::hint::spin_loop();
+                    } else if idle < 256 {
+                        std::thread::yield_now();
+                    } else {
+                        std::thread::sleep(Duration::from_micros(50));
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_pool(&self) -> bool {
+        self.pool.current_thread_index().is_some()
+    }
+
+    fn report(&self, run: &RunState) -> RunReport {
+        let job_report = |name: String, slot: &Slot, child: bool| JobReport {
+            name,
+            priority: Priority::from_index(slot.priority.load(Relaxed)),
+            status: slot.status.get().cloned().unwrap_or_else(|| JobStatus::Cancelled("never ran".into())),
+            retries: slot.attempts.load(Relaxed).saturating_sub(1),
+            run_time: Duration::from_nanos(slot.run_ns.load(Relaxed)),
+            queue_wait: Duration::from_nanos(
+                slot.start_ns.load(Relaxed).saturating_sub(slot.ready_ns.load(Relaxed)) * u64::from(slot.start_ns.load(Relaxed) != 0),
+            ),
+            child,
+        };
+        let mut jobs: Vec<JobReport> = run
+            .graph
+            .nodes
+            .iter()
+            .zip(run.slots.iter())
+            .map(|(n, s)| job_report(n.name.to_string(), s, false))
+            .collect();
+        for c in run.children.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            jobs.push(job_report(c.name.clone(), &c.slot, true));
+        }
+        RunReport {
+            jobs,
+            wall: Duration::from_nanos(run.end_ns.load(Relaxed)),
+            workers: self.workers,
+            cancelled: run.cancelled.load(Relaxed),
+        }
+    }
+}
+
+/// A run in progress.
+pub struct RunHandle {
+    inner: Arc<Inner>,
+    run: Arc<RunState>,
+}
+
+impl RunHandle {
+    /// Cancel the run: pending jobs never start (reported as cancelled); running jobs see
+    /// [`JobContext::is_cancelled`].
+    pub fn cancel(&self) {
+        self.run.cancelled.store(true, SeqCst);
+    }
+
+    /// Raise a job's priority (never lowers it). A queued job moves to the higher queue.
+    pub fn raise_priority(&self, job: JobId, priority: Priority) {
+        let Some(slot) = self.run.slots.get(job.0) else { return };
+        let old = slot.priority.fetch_max(priority as u8, AcqRel);
+        if (priority as u8) > old && slot.queued.load(Acquire) && !slot.claimed.load(Acquire) {
+            self.inner.push(Task::Job(self.run.clone(), job.0), priority as u8);
+        }
+    }
+
+    /// True once every job has ended.
+    pub fn is_done(&self) -> bool {
+        self.run.done_flag.load(Acquire)
+    }
+
+    /// Wait for the run and return its report. On a pool worker this helps run ready jobs.
+    pub fn wait(&self) -> RunReport {
+        if self.inner.on_pool() {
+            let run = self.run.clone();
+            self.inner.help_until(move || run.done_flag.load(Acquire));
+        } else {
+            let mut done = self.run.done.lock().unwrap_or_else(|e| e.into_inner());
+            while !*done {
+                done = self.run.done_cv.wait(done).unwrap_or_else(|e| e.into_inner());
+            }
+        }
+        self.inner.report(&self.run)
+    }
+}
+
+/// What a running job sees.
+pub struct JobContext {
+    inner: Arc<Inner>,
+    run: Arc<RunState>,
+    job: JobRef,
+    token: Arc<CancelToken>,
+    attempt: u32,
+}
+
+impl JobContext {
+    /// This job's id (child jobs report the id of the graph job that spawned them, or 0).
+    pub fn job(&self) -> JobId {
+        match self.job {
+            JobRef::Graph(i) => JobId(i),
+            JobRef::Child(_) => JobId(usize::MAX),
+        }
+    }
+
+    /// 1 for the first attempt, 2 for the first retry, ...
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    /// True when the job should stop: its timeout fired or the run was cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        self.token.is_cancelled() || self.run.cancelled.load(Relaxed)
+    }
+
+    /// The attempt's cancellation token.
+    pub fn token(&self) -> &CancelToken {
+        &self.token
+    }
+
+    /// Spawn a child job that joins this run (the run ends only after it).
+    pub fn spawn(
+        &self,
+        name: impl Into<String>,
+        priority: Priority,
+        body: impl FnOnce(&JobContext) -> Result<(), JobError> + Send + 'static,
+    ) {
+        match self.job {
+            JobRef::Graph(i) => self.run.slots[i].pending_children.fetch_add(1, AcqRel),
+            JobRef::Child(c) => self.run.child(c).slot.pending_children.fetch_add(1, AcqRel),
+        };
+        self.run.remaining.fetch_add(1, AcqRel);
+        let slot = Slot::default();
+        slot.priority.store(priority as u8, Relaxed);
+        let child = Arc::new(Child {
+            name: name.into(),
+            body: Mutex::new(Some(Box::new(body))),
+            slot,
+            parent: self.job,
+        });
+        let index = {
+            let mut list = self.run.children.lock().unwrap_or_else(|e| e.into_inner());
+            list.push(child);
+            list.len() - 1
+        };
+        self.inner.make_ready(&self.run, JobRef::Child(index));
+    }
+
+    /// Wait until every child this job spawned has ended, running ready jobs meanwhile (so a
+    /// waiting job never deadlocks the pool, even with one worker).
+    pub fn wait_children(&self) {
+        let run = self.run.clone();
+        let job = self.job;
+        self.inner.help_until(move || {
+            let n = match job {
+                JobRef::Graph(i) => run.slots[i].pending_children.load(Acquire),
+                JobRef::Child(c) => run.child(c).slot.pending_children.load(Acquire),
+            };
+            n == 0
+        });
+    }
+
+    /// Run another graph on the same executor and wait for it (helping meanwhile).
+    pub fn run_graph(&self, graph: &JobGraph) -> RunReport {
+        self.inner.submit(graph).wait()
+    }
+}

@@ -1,0 +1,333 @@
+//! The job system: DAG order, priorities, retries, timeouts, cancellation, panics, cycles,
+//! nested waits, pipelines and batching.
+
+use proptest::prelude::*;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tutti::jobs::{Backoff, Executor, GraphBuilder, GraphError, JobPolicy, JobStatus, Priority};
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    /// Every job runs exactly once, and only after all of its dependencies.
+    #[test]
+    fn random_dags_run_each_job_once_after_its_dependencies(
+        n in 1usize..120,
+        edges in proptest::collection::vec((0usize..1000, 0usize..1000), 0..400),
+        workers in 1usize..4,
+    ) {
+        let exec = Executor::with_workers(workers).expect("executor");
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let runs: Arc<Vec<AtomicUsize>> = Arc::new((0..n).map(|_| AtomicUsize::new(0)).collect());
+        let mut g = GraphBuilder::new();
+        let ids: Vec<_> = (0..n).map(|i| {
+            let order = order.clone();
+            let runs = runs.clone();
+            g.add(format!("j{i}"), Priority::ALL[i % 4], move |_| {
+                runs[i].fetch_add(1, SeqCst);
+                order.lock().unwrap().push(i);
+                Ok(())
+            })
+        }).collect();
+        // Edges only from higher to lower index: acyclic by construction.
+        let mut deps = Vec::new();
+        for (a, b) in edges {
+            let (a, b) = (a % n, b % n);
+            if a > b {
+                g.depends(ids[a], ids[b]);
+                deps.push((a, b));
+            }
+        }
+        let graph = g.build().expect("acyclic");
+        for _ in 0..2 {
+            order.lock().unwrap().clear();
+            for r in runs.iter() { r.store(0, SeqCst); }
+            let report = exec.run(&graph);
+            prop_assert!(report.ok());
+            prop_assert!(runs.iter().all(|r| r.load(SeqCst) == 1));
+            let order = order.lock().unwrap();
+            let pos: Vec<usize> = { let mut p = vec![0; n]; for (k, &j) in order.iter().enumerate() { p[j] = k; } p };
+            for &(a, b) in &deps {
+                prop_assert!(pos[b] < pos[a], "job {} ran before its dependency {}", a, b);
+            }
+        }
+    }
+}
+
+#[test]
+fn with_one_worker_ready_high_priority_jobs_run_first() {
+    let exec = Executor::with_workers(1).expect("executor");
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let mut g = GraphBuilder::new();
+    // A gate job makes all others ready at once when it finishes.
+    let gate = g.add("gate", Priority::Normal, |_| Ok(()));
+    for (name, p) in [("bg", Priority::Background), ("normal", Priority::Normal), ("crit", Priority::Critical), ("high", Priority::High), ("bg2", Priority::Background), ("crit2", Priority::Critical)] {
+        let order = order.clone();
+        let j = g.add(name, p, move |_| {
+            order.lock().unwrap().push(name);
+            Ok(())
+        });
+        g.depends(j, gate);
+    }
+    let report = exec.run(&g.build().expect("graph"));
+    assert!(report.ok());
+    let order = order.lock().unwrap().clone();
+    let rank = |n: &str| match n { "crit" | "crit2" => 0, "high" => 1, "normal" => 2, _ => 3 };
+    let ranks: Vec<u8> = order.iter().map(|n| rank(n)).collect();
+    assert!(ranks.windows(2).all(|w| w[0] <= w[1]), "order {order:?}");
+}
+
+#[test]
+fn priority_can_be_raised_after_submission() {
+    let exec = Executor::with_workers(1).expect("executor");
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let release = Arc::new(std::sync::Barrier::new(2));
+    let mut g = GraphBuilder::new();
+    let r2 = release.clone();
+    let blocker = g.add("blocker", Priority::Critical, move |_| {
+        r2.wait();
+        std::thread::sleep(Duration::from_millis(20));
+        Ok(())
+    });
+    let mut late = None;
+    for i in 0..5 {
+        let order = order.clone();
+        let name = format!("bg{i}");
+        let j = g.add(name.clone(), Priority::Background, move |_| {
+            order.lock().unwrap().push(name.clone());
+            Ok(())
+        });
+        g.depends(j, blocker);
+        late = Some(j);
+    }
+    let late = late.expect("jobs");
+    let handle = exec.submit(&g.build().expect("graph"));
+    release.wait();
+    // While the only worker is busy, nothing else is ready yet: raise after the blocker ends.
+    std::thread::sleep(Duration::from_millis(1));
+    handle.raise_priority(late, Priority::Critical);
+    let report = handle.wait();
+    assert!(report.ok());
+    assert_eq!(report.jobs[late.0].priority, Priority::Critical);
+    assert_eq!(order.lock().unwrap()[0], "bg4", "{:?}", order.lock().unwrap());
+}
+
+#[test]
+fn retries_back_off_within_bounds_and_honour_the_count() {
+    let exec = Executor::with_workers(2).expect("executor");
+    let attempts = Arc::new(Mutex::new(Vec::new()));
+    let mut g = GraphBuilder::new();
+    let a2 = attempts.clone();
+    let flaky = g.add("flaky", Priority::Normal, move |ctx| {
+        a2.lock().unwrap().push((ctx.attempt(), Instant::now()));
+        if ctx.attempt() < 4 { Err("not yet".into()) } else { Ok(()) }
+    });
+    let backoff = Backoff { base: Duration::from_millis(20), max: Duration::from_millis(50), jitter: 0.5 };
+    g.set_policy(flaky, JobPolicy { retries: 3, backoff, timeout: None });
+    let a3 = attempts.clone();
+    let doomed = g.add("doomed", Priority::Normal, move |_| {
+        let _ = &a3;
+        Err("always".into())
+    });
+    g.set_policy(doomed, JobPolicy { retries: 2, backoff: Backoff { base: Duration::from_millis(1), ..backoff }, timeout: None });
+    let report = exec.run(&g.build().expect("graph"));
+    let f = report.job("flaky").expect("flaky");
+    assert_eq!(f.status, JobStatus::Ok);
+    assert_eq!(f.retries, 3);
+    let d = report.job("doomed").expect("doomed");
+    assert_eq!(d.status, JobStatus::Failed("always".into()));
+    assert_eq!(d.retries, 2);
+    let times = attempts.lock().unwrap().clone();
+    assert_eq!(times.len(), 4);
+    for (k, w) in times.windows(2).enumerate() {
+        let gap = w[1].1 - w[0].1;
+        let full = backoff.delay(k as u32 + 1, 0.0);
+        assert!(gap >= full / 2, "retry {}: waited {gap:?}, at least {:?}", k + 1, full / 2);
+        assert!(gap <= full + Duration::from_millis(40), "retry {}: waited {gap:?}, at most {full:?} plus scheduling", k + 1);
+    }
+}
+
+#[test]
+fn waiting_retries_do_not_occupy_workers() {
+    let exec = Executor::with_workers(1).expect("executor");
+    let mut g = GraphBuilder::new();
+    let slow_retry = g.add("slow_retry", Priority::Normal, |ctx| if ctx.attempt() == 1 { Err("again".into()) } else { Ok(()) });
+    g.set_policy(slow_retry, JobPolicy { retries: 1, backoff: Backoff { base: Duration::from_millis(300), max: Duration::from_millis(300), jitter: 0.0 }, timeout: None });
+    let done = Arc::new(Mutex::new(None));
+    let d2 = done.clone();
+    g.add("other", Priority::Normal, move |_| {
+        std::thread::sleep(Duration::from_millis(5));
+        *d2.lock().unwrap() = Some(Instant::now());
+        Ok(())
+    });
+    let start = Instant::now();
+    let report = exec.run(&g.build().expect("graph"));
+    assert!(report.ok());
+    let other_done = done.lock().unwrap().expect("ran") - start;
+    assert!(other_done < Duration::from_millis(200), "the single worker was blocked by a waiting retry: {other_done:?}");
+}
+
+#[test]
+fn a_timeout_cancels_the_job_and_its_dependents() {
+    let exec = Executor::with_workers(2).expect("executor");
+    let mut g = GraphBuilder::new();
+    let slow = g.add("slow", Priority::Normal, |ctx| {
+        while !ctx.is_cancelled() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        Ok(())
+    });
+    g.set_policy(slow, JobPolicy { timeout: Some(Duration::from_millis(30)), ..Default::default() });
+    let ran = Arc::new(AtomicUsize::new(0));
+    let r = ran.clone();
+    let after = g.add("after", Priority::Normal, move |_| { r.fetch_add(1, SeqCst); Ok(()) });
+    g.depends(after, slow);
+    let r = ran.clone();
+    let after2 = g.add("after2", Priority::Normal, move |_| { r.fetch_add(1, SeqCst); Ok(()) });
+    g.depends(after2, after);
+    let independent = g.add("independent", Priority::Normal, |_| Ok(()));
+    let _ = independent;
+    let report = exec.run(&g.build().expect("graph"));
+    assert_eq!(report.job("slow").expect("slow").status, JobStatus::TimedOut);
+    assert_eq!(report.job("after").expect("after").status, JobStatus::Cancelled("dependency \"slow\" timed out".into()));
+    assert!(matches!(&report.job("after2").expect("after2").status, JobStatus::Cancelled(r) if r.contains("after")));
+    assert_eq!(report.job("independent").expect("independent").status, JobStatus::Ok);
+    assert_eq!(ran.load(SeqCst), 0);
+}
+
+#[test]
+fn cancelling_a_run_stops_pending_jobs() {
+    let exec = Executor::with_workers(1).expect("executor");
+    let started = Arc::new(AtomicUsize::new(0));
+    let mut g = GraphBuilder::new();
+    let mut prev = None;
+    for i in 0..50 {
+        let s = started.clone();
+        let j = g.add(format!("step{i}"), Priority::Normal, move |ctx| {
+            s.fetch_add(1, SeqCst);
+            for _ in 0..20 {
+                if ctx.is_cancelled() { return Err("stopped".into()); }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Ok(())
+        });
+        if let Some(p) = prev { g.depends(j, p); }
+        prev = Some(j);
+    }
+    let handle = exec.submit(&g.build().expect("graph"));
+    std::thread::sleep(Duration::from_millis(50));
+    handle.cancel();
+    let report = handle.wait();
+    assert!(report.cancelled);
+    let n = started.load(SeqCst);
+    assert!(n < 10, "{n} jobs started");
+    let cancelled = report.jobs.iter().filter(|j| matches!(j.status, JobStatus::Cancelled(_))).count();
+    assert!(cancelled >= 40, "{cancelled} cancelled");
+    assert_eq!(report.jobs.len(), 50);
+}
+
+#[test]
+fn a_panic_is_that_jobs_failure_and_the_pool_keeps_working() {
+    let exec = Executor::with_workers(2).expect("executor");
+    let mut g = GraphBuilder::new();
+    let bad = g.add("bad", Priority::High, |_| panic!("boom"));
+    let after = g.add("after", Priority::Normal, |_| Ok(()));
+    g.depends(after, bad);
+    let report = exec.run(&g.build().expect("graph"));
+    assert_eq!(report.job("bad").expect("bad").status, JobStatus::Failed("panicked: boom".into()));
+    assert!(matches!(report.job("after").expect("after").status, JobStatus::Cancelled(_)));
+    let mut g = GraphBuilder::new();
+    for i in 0..100 {
+        g.add(format!("fine{i}"), Priority::Normal, |_| Ok(()));
+    }
+    assert!(exec.run(&g.build().expect("graph")).ok());
+}
+
+#[test]
+fn a_cycle_is_rejected_with_its_jobs_named() {
+    let mut g = GraphBuilder::new();
+    let a = g.add("load", Priority::Normal, |_| Ok(()));
+    let b = g.add("animate", Priority::Normal, |_| Ok(()));
+    let c = g.add("render", Priority::Normal, |_| Ok(()));
+    let d = g.add("free", Priority::Normal, |_| Ok(()));
+    g.depends(b, a).depends(c, b).depends(a, c).depends(d, a);
+    match g.build() {
+        Err(GraphError::Cycle(names)) => {
+            let text = GraphError::Cycle(names.clone()).to_string();
+            for n in ["load", "animate", "render"] {
+                assert!(names.iter().any(|x| x == n), "{text}");
+            }
+            assert!(!names.iter().any(|x| x == "free"), "{text}");
+            assert_eq!(names.first(), names.last(), "{text}");
+        }
+        other => panic!("expected a cycle, got {:?}", other.map(|_| ())),
+    }
+}
+
+#[test]
+fn nested_waits_do_not_deadlock_even_with_one_worker() {
+    let exec = Executor::with_workers(1).expect("executor");
+    let total = Arc::new(AtomicUsize::new(0));
+    let inner_graph = {
+        let mut g = GraphBuilder::new();
+        for i in 0..8 {
+            let t = total.clone();
+            g.add(format!("inner{i}"), Priority::Normal, move |_| { t.fetch_add(1, SeqCst); Ok(()) });
+        }
+        g.build().expect("inner")
+    };
+    let mut g = GraphBuilder::new();
+    let t = total.clone();
+    g.add("parent", Priority::Normal, move |ctx| {
+        for i in 0..16 {
+            let t = t.clone();
+            ctx.spawn(format!("child{i}"), Priority::High, move |c| {
+                t.fetch_add(1, SeqCst);
+                let t2 = t.clone();
+                c.spawn("grandchild", Priority::Normal, move |_| { t2.fetch_add(1, SeqCst); Ok(()) });
+                c.wait_children();
+                Ok(())
+            });
+        }
+        ctx.wait_children();
+        // All 16 children and their grandchildren are done here.
+        assert_eq!(t.load(SeqCst), 32);
+        let r = ctx.run_graph(&inner_graph);
+        if r.ok() { Ok(()) } else { Err("inner run failed".into()) }
+    });
+    let (tx, rx) = std::sync::mpsc::channel();
+    let graph = g.build().expect("graph");
+    let e2 = exec.clone();
+    std::thread::spawn(move || { let _ = tx.send(e2.run(&graph)); });
+    let report = rx.recv_timeout(Duration::from_secs(20)).expect("deadlock: the run did not finish");
+    assert!(report.ok(), "{:?}", report.jobs.iter().filter(|j| j.status != JobStatus::Ok).collect::<Vec<_>>());
+    assert_eq!(total.load(SeqCst), 40);
+    assert_eq!(report.jobs.iter().filter(|j| j.child).count(), 32);
+}
+
+#[test]
+fn reports_and_live_metrics() {
+    let exec = Executor::with_workers(2).expect("executor");
+    let mut g = GraphBuilder::new();
+    for i in 0..200 {
+        g.add(format!("j{i}"), if i % 2 == 0 { Priority::High } else { Priority::Background }, |_| {
+            std::thread::sleep(Duration::from_micros(200));
+            Ok(())
+        });
+    }
+    let handle = exec.submit(&g.build().expect("graph"));
+    std::thread::sleep(Duration::from_millis(5));
+    let live = exec.metrics();
+    assert!(live.started > 0 && !handle.is_done());
+    let report = handle.wait();
+    assert!(report.ok());
+    assert!(report.jobs_per_sec() > 0.0);
+    assert!(report.utilisation() > 0.3 && report.utilisation() <= 1.05, "{}", report.utilisation());
+    let (p50, p99) = report.latency_percentiles(Priority::High).expect("high jobs");
+    let (bp50, _) = report.latency_percentiles(Priority::Background).expect("background jobs");
+    assert!(p50 <= p99);
+    assert!(p50 < bp50, "high-priority jobs should wait less: {p50:?} vs {bp50:?}");
+    let m = exec.metrics();
+    assert_eq!(m.completed, 200);
+    assert_eq!(m.queued, [0; 4]);
+}
