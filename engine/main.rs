@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use tutti::AssetLibrary;
 use tutti::assets::procedural::{self, Detail};
 use tutti::gpu::{AdapterSpec, AdapterStatus, Discovery};
+use tutti::jobs::{Executor, ExecutorConfig, Profile};
 use tutti::offscreen::{Compression, OffscreenOptions, Shard, render_offscreen};
 use tutti::scene::{LoadedScene, default_scene, load_scene};
 
@@ -17,6 +18,13 @@ use tutti::scene::{LoadedScene, default_scene, load_scene};
     about = "Multi-adapter GPU rendering of animated avatar crowds"
 )]
 struct Cli {
+    /// Job-system profile: conservative, balanced, performance, maximum or adaptive
+    /// (default: $TUTTI_PROFILE, else performance).
+    #[arg(long, global = true, value_parser = |s: &str| s.parse::<Profile>())]
+    profile: Option<Profile>,
+    /// Job workers (default: $TUTTI_WORKERS, else from the profile).
+    #[arg(long, global = true)]
+    workers: Option<usize>,
     #[command(subcommand)]
     command: Command,
 }
@@ -113,6 +121,16 @@ enum BenchCommand {
         #[arg(long, default_value = "default")]
         adapters: AdapterSpec,
     },
+    /// Job system against plain rayon: wavefront, chain, tree and an engine frame, with empty,
+    /// ~1 µs and ~10 µs bodies.
+    Jobs {
+        /// Print a JSON array, one object per workload and body size.
+        #[arg(long)]
+        json: bool,
+        /// Small sizes only (under two minutes on two cores).
+        #[arg(long)]
+        quick: bool,
+    },
 }
 
 fn parse_frames(s: &str) -> Result<(u32, u32), String> {
@@ -155,7 +173,23 @@ fn main() -> ExitCode {
     }
 }
 
+/// The executor from the environment, overridden by --profile / --workers.
+fn executor(cli_profile: Option<Profile>, cli_workers: Option<usize>) -> Result<Executor> {
+    let mut config = ExecutorConfig::from_env().map_err(anyhow::Error::msg)?;
+    if let Some(p) = cli_profile {
+        config.profile = p;
+    }
+    if let Some(w) = cli_workers {
+        if w == 0 {
+            bail!("--workers must be at least 1");
+        }
+        config.workers = Some(w);
+    }
+    Executor::new(config).map_err(anyhow::Error::msg)
+}
+
 fn run(cli: Cli) -> Result<ExitCode> {
+    let (profile, workers) = (cli.profile, cli.workers);
     match cli.command {
         Command::Adapters { json } => adapters(json),
         Command::Render {
@@ -184,6 +218,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 resume,
                 shard,
                 progress: true,
+                executor: Some(executor(profile, workers)?),
             };
             render(&scenes, &options, &adapters, report.as_deref())
         }
@@ -224,6 +259,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     adapters,
                 },
         } => bench_offscreen(json, quick, &adapters),
+        Command::Bench {
+            command: BenchCommand::Jobs { json, quick },
+        } => {
+            let threads = executor(profile, workers.or(Some(2)))?.workers();
+            bench_jobs(json, quick, threads)
+        }
     }
 }
 
@@ -400,6 +441,36 @@ fn bench_offscreen(json: bool, quick: bool, spec: &AdapterSpec) -> Result<ExitCo
             r.bottleneck.0,
             100.0 * r.bottleneck.1
         );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bench_jobs(json: bool, quick: bool, threads: usize) -> Result<ExitCode> {
+    if !json {
+        println!("job system vs plain rayon, {threads} threads (ns per task; ratio = tutti / rayon, prebuilt graph)");
+        println!("{:<24} {:>8} {:>9} {:>12} {:>12} {:>7} {:>12}", "workload", "body_ns", "tasks", "tutti", "rayon", "ratio", "build");
+    }
+    let rows = tutti::jobs::bench::run_suite(threads, quick, |r| {
+        if !json {
+            let mut extra = String::new();
+            if let Some(s) = r.speedup_vs_1_thread {
+                extra = format!("  speedup vs 1 thread {s:.2}x");
+            }
+            if let (Some(p50), Some(p99), Some(h)) = (r.frame_p50_us, r.frame_p99_us, r.high_priority_p99_us) {
+                extra = format!(
+                    "  frame p50 {p50:.0} us p99 {p99:.0} us (rayon p50 {:.0} us); high-priority start p99 {h:.1} us (rayon spawn {:.1} us)",
+                    r.rayon_frame_p50_us.unwrap_or(0.0),
+                    r.rayon_high_priority_p99_us.unwrap_or(0.0)
+                );
+            }
+            println!(
+                "{:<24} {:>8} {:>9} {:>12.1} {:>12.1} {:>7.2} {:>12.1}{extra}",
+                r.workload, r.body_ns, r.tasks, r.tutti_ns_per_task, r.rayon_ns_per_task, r.ratio, r.build_ns_per_task
+            );
+        }
+    });
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,10 +1,11 @@
 //! The executor: runs job graphs on a rayon pool with per-priority ready queues.
 //!
-//! Scheduling: a job that becomes ready is pushed onto the lock-free queue of its priority and one
-//! rayon task is spawned. A rayon task does not carry a job: it pops the best ready job when it
-//! starts (critical first). After a job finishes, its worker continues directly with one newly
-//! ready dependent when no higher-priority job is waiting (no queue round trip for chains), and
-//! pushes the others.
+//! Scheduling: a job that becomes ready is pushed onto the lock-free queue of its priority. Rayon
+//! tasks are *drainers*: they carry no job, but pop the best ready job (critical first) again and
+//! again until the queues are empty. A push spawns a new drainer only while fewer drainers than
+//! the allowed concurrency are active, so a busy pool schedules without any rayon spawn. After a
+//! job finishes, its worker continues directly with the most urgent newly ready dependent when no
+//! higher-priority job is waiting (no queue round trip for chains), and pushes the others.
 
 use super::graph::JobGraph;
 use super::metrics::Metrics;
@@ -43,7 +44,7 @@ impl CancelToken {
     }
 }
 
-type ChildFn = Box<dyn FnOnce(&JobContext) -> Result<(), JobError> + Send>;
+type ChildFn = Box<dyn for<'a> FnOnce(&JobContext<'a>) -> Result<(), JobError> + Send>;
 
 #[derive(Default)]
 struct Slot {
@@ -105,7 +106,6 @@ enum Task {
 
 struct Limiter {
     limit: AtomicUsize,
-    max: usize,
     last_ns: AtomicU64,
     last_busy: AtomicU64,
 }
@@ -117,6 +117,8 @@ pub(crate) struct Inner {
     metrics: Metrics,
     workers: usize,
     started: Instant,
+    /// Drainers running or spawned.
+    drainers: AtomicUsize,
     limiter: Option<Limiter>,
     hasher: std::hash::RandomState,
 }
@@ -144,7 +146,6 @@ impl Executor {
             .map_err(|e| format!("cannot start {workers} job workers: {e}"))?;
         let limiter = (config.profile == Profile::Adaptive).then(|| Limiter {
             limit: AtomicUsize::new((workers / 2).max(1)),
-            max: workers,
             last_ns: AtomicU64::new(0),
             last_busy: AtomicU64::new(0),
         });
@@ -153,9 +154,10 @@ impl Executor {
                 pool,
                 queues: Default::default(),
                 timer: Timer::start(),
-                metrics: Metrics::default(),
+                metrics: Metrics::new(workers),
                 workers,
                 started: Instant::now(),
+                drainers: AtomicUsize::new(0),
                 limiter,
                 hasher: std::hash::RandomState::new(),
             }),
@@ -177,8 +179,8 @@ impl Executor {
 
     /// Live counters (lock-free).
     pub fn metrics(&self) -> MetricsSnapshot {
-        let limit = self.inner.limiter.as_ref().map(|l| l.limit.load(Relaxed)).unwrap_or(self.inner.workers);
-        self.inner.metrics.snapshot(self.inner.started, self.inner.workers, limit)
+        let queued = std::array::from_fn(|p| self.inner.queues[p].len());
+        self.inner.metrics.snapshot(self.inner.started, self.inner.workers, self.inner.limit(), queued)
     }
 
     /// Start a run of `graph` and return at once.
@@ -262,22 +264,43 @@ impl Inner {
         self.push(Self::task(run, job), p);
     }
 
+    /// Jobs allowed to run at once: the adaptive limit, else the worker count.
+    fn limit(&self) -> usize {
+        self.limiter.as_ref().map(|l| l.limit.load(Relaxed)).unwrap_or(self.workers)
+    }
+
     fn push(self: &Arc<Self>, task: Task, priority: u8) {
-        let p = (priority as usize).min(3);
-        self.metrics.queued[p].fetch_add(1, Relaxed);
-        self.queues[p].push(task);
-        let me = self.clone();
-        self.pool.spawn(move || me.run_one());
+        self.queues[(priority as usize).min(3)].push(task);
+        self.wake();
+    }
+
+    /// Start a drainer if fewer than the limit are active.
+    fn wake(self: &Arc<Self>) {
+        let limit = self.limit();
+        let mut n = self.drainers.load(SeqCst);
+        while n < limit {
+            match self.drainers.compare_exchange_weak(n, n + 1, SeqCst, SeqCst) {
+                Ok(_) => {
+                    let me = self.clone();
+                    self.pool.spawn(move || me.drain());
+                    return;
+                }
+                Err(now) => n = now,
+            }
+        }
     }
 
     fn pop(&self) -> Option<Task> {
         for p in (0..4).rev() {
             if let Some(t) = self.queues[p].pop() {
-                self.metrics.queued[p].fetch_sub(1, Relaxed);
                 return Some(t);
             }
         }
         None
+    }
+
+    fn queues_empty(&self) -> bool {
+        self.queues.iter().all(SegQueue::is_empty)
     }
 
     /// True when a job of priority above `p` is waiting.
@@ -285,42 +308,53 @@ impl Inner {
         ((p as usize + 1)..4).any(|q| !self.queues[q].is_empty())
     }
 
-    fn run_one(self: &Arc<Self>) {
-        if let Some(lim) = &self.limiter {
-            let running = self.metrics.running.load(Relaxed);
-            if running >= lim.limit.load(Relaxed) {
-                return; // over the adaptive limit: the job stays queued; a finishing job respawns
+    /// A drainer: run ready jobs until none is left, then retire (re-checking, so a job pushed
+    /// while it was retiring is never stranded).
+    fn drain(self: &Arc<Self>) {
+        loop {
+            while self.drainers.load(Relaxed) <= self.limit() {
+                let Some(t) = self.pop() else { break };
+                self.execute(t);
+                if let Some(lim) = &self.limiter {
+                    self.adapt(lim);
+                }
             }
-        }
-        if let Some(t) = self.pop() {
-            self.execute(t);
-        }
-        if let Some(lim) = &self.limiter {
-            self.adapt(lim);
-            let free = lim.limit.load(Relaxed).saturating_sub(self.metrics.running.load(Relaxed));
-            let waiting = self.metrics.queued_total();
-            for _ in 0..free.min(waiting) {
-                let me = self.clone();
-                self.pool.spawn(move || me.run_one());
+            self.drainers.fetch_sub(1, SeqCst);
+            std::sync::atomic::fence(SeqCst);
+            if self.queues_empty() {
+                return;
+            }
+            // Work arrived: re-enter if still under the limit.
+            let mut n = self.drainers.load(SeqCst);
+            loop {
+                if n >= self.limit() {
+                    return;
+                }
+                match self.drainers.compare_exchange_weak(n, n + 1, SeqCst, SeqCst) {
+                    Ok(_) => break,
+                    Err(now) => n = now,
+                }
             }
         }
     }
 
-    /// Adaptive rule (every 20 ms): utilisation of the allowed slots over the last window above
-    /// 85 % with more jobs queued than allowed -> allow one more (up to the worker count); below
-    /// 50 % -> allow one fewer (down to one).
-    fn adapt(&self, lim: &Limiter) {
+    /// Adaptive rule (every 20 ms): if the allowed jobs kept their slots more than 85 % busy over
+    /// the last window while more jobs were queued than allowed, allow one more (up to the worker
+    /// count); below 50 % busy, allow one fewer (down to one).
+    fn adapt(self: &Arc<Self>, lim: &Limiter) {
         let now = self.started.elapsed().as_nanos() as u64;
         let last = lim.last_ns.load(Relaxed);
         if now.saturating_sub(last) < 20_000_000 || lim.last_ns.compare_exchange(last, now, AcqRel, Relaxed).is_err() {
             return;
         }
-        let busy = self.metrics.busy_ns.load(Relaxed);
+        let busy = self.metrics.busy_ns();
         let prev = lim.last_busy.swap(busy, Relaxed);
         let limit = lim.limit.load(Relaxed);
-        let util = (busy - prev.min(busy)) as f64 / ((now - last) as f64 * limit as f64).max(1.0);
-        if util > 0.85 && self.metrics.queued_total() > limit && limit < lim.max {
+        let util = busy.saturating_sub(prev) as f64 / ((now - last) as f64 * limit as f64).max(1.0);
+        let queued: usize = self.queues.iter().map(SegQueue::len).sum();
+        if util > 0.85 && queued > limit && limit < self.workers {
             lim.limit.store(limit + 1, Relaxed);
+            self.wake();
         } else if util < 0.5 && limit > 1 {
             lim.limit.store(limit - 1, Relaxed);
         }
@@ -352,22 +386,24 @@ impl Inner {
         let attempt = slot.attempts.fetch_add(1, Relaxed) + 1;
         let t0 = run.now_ns();
         let _ = slot.start_ns.compare_exchange(0, t0, Relaxed, Relaxed);
-        self.metrics.started.fetch_add(1, Relaxed);
-        self.metrics.running.fetch_add(1, Relaxed);
-        let token = Arc::new(CancelToken::default());
+        let counters = self.metrics.local();
+        counters.started.fetch_add(1, Relaxed);
+        counters.running.fetch_add(1, Relaxed);
         let policy = match job {
             JobRef::Graph(i) => run.graph.nodes[i].policy,
             JobRef::Child(_) => Default::default(),
         };
-        if let Some(timeout) = policy.timeout {
+        let token = policy.timeout.map(|timeout| {
+            let token = Arc::new(CancelToken::default());
             let t = token.clone();
             self.timer.schedule(Instant::now() + timeout, move || t.time_out());
-        }
+            token
+        });
         let ctx = JobContext {
-            inner: self.clone(),
-            run: run.clone(),
+            inner: self,
+            run,
             job,
-            token: token.clone(),
+            token: token.as_deref(),
             attempt,
         };
         let result = std::panic::catch_unwind(AssertUnwindSafe(|| match job {
@@ -379,8 +415,9 @@ impl Inner {
         }));
         let elapsed = run.now_ns() - t0;
         slot.run_ns.fetch_add(elapsed, Relaxed);
-        self.metrics.busy_ns.fetch_add(elapsed, Relaxed);
-        self.metrics.running.fetch_sub(1, Relaxed);
+        let counters = self.metrics.local();
+        counters.busy_ns.fetch_add(elapsed, Relaxed);
+        counters.running.fetch_sub(1, Relaxed);
         let error = match result {
             Ok(Ok(())) => None,
             Ok(Err(e)) => Some(e.0),
@@ -393,13 +430,13 @@ impl Inner {
                     .unwrap_or_else(|| "unknown panic".into())
             )),
         };
-        if token.timed_out() {
+        if token.as_ref().is_some_and(|t| t.timed_out()) {
             return self.finish(run, job, &child, JobStatus::TimedOut);
         }
         match error {
             None => self.finish(run, job, &child, JobStatus::Ok),
             Some(e) if attempt <= policy.retries && !run.cancelled.load(Relaxed) => {
-                self.metrics.retried.fetch_add(1, Relaxed);
+                self.metrics.local().retried.fetch_add(1, Relaxed);
                 let unit = (self.hasher.hash_one((t0, attempt, &e)) >> 11) as f64 / (1u64 << 53) as f64;
                 let delay = policy.backoff.delay(attempt, unit);
                 slot.claimed.store(false, Release);
@@ -421,10 +458,10 @@ impl Inner {
             return None;
         }
         match &status {
-            JobStatus::Ok => self.metrics.completed.fetch_add(1, Relaxed),
-            JobStatus::Failed(_) => self.metrics.failed.fetch_add(1, Relaxed),
-            JobStatus::TimedOut => self.metrics.timed_out.fetch_add(1, Relaxed),
-            JobStatus::Cancelled(_) => self.metrics.cancelled.fetch_add(1, Relaxed),
+            JobStatus::Ok => self.metrics.local().completed.fetch_add(1, Relaxed),
+            JobStatus::Failed(_) => self.metrics.local().failed.fetch_add(1, Relaxed),
+            JobStatus::TimedOut => self.metrics.local().timed_out.fetch_add(1, Relaxed),
+            JobStatus::Cancelled(_) => self.metrics.local().cancelled.fetch_add(1, Relaxed),
         };
         let ok = status == JobStatus::Ok;
         let reason = match (&status, job) {
@@ -436,30 +473,27 @@ impl Inner {
         let _ = slot.status.set(status);
         let mut inline = None;
         if let JobRef::Graph(i) = job {
-            let mut ready: Vec<usize> = Vec::new();
+            // Continue inline with the most urgent newly ready job unless something more urgent
+            // is already waiting; queue the rest.
+            let mut best: Option<usize> = None;
             for &d in &run.graph.nodes[i].dependents {
                 if ok {
                     if run.slots[d].indeg.fetch_sub(1, AcqRel) == 1 {
-                        ready.push(d);
+                        match best {
+                            None => best = Some(d),
+                            Some(b) if run.slots[d].priority.load(Relaxed) > run.slots[b].priority.load(Relaxed) => {
+                                self.make_ready(run, JobRef::Graph(b));
+                                best = Some(d);
+                            }
+                            Some(_) => self.make_ready(run, JobRef::Graph(d)),
+                        }
                     }
                 } else {
                     self.cancel_subtree(run, d, &reason);
                 }
             }
-            // Continue inline with the highest-priority newly ready job unless something more
-            // urgent is already waiting; queue the rest.
-            let best = ready
-                .iter()
-                .enumerate()
-                .max_by_key(|(k, d)| (run.slots[**d].priority.load(Relaxed), std::cmp::Reverse(*k)))
-                .map(|(k, _)| k);
-            if let Some(k) = best {
-                let d = ready.swap_remove(k);
-                for &other in &ready {
-                    self.make_ready(run, JobRef::Graph(other));
-                }
-                let dp = run.slots[d].priority.load(Relaxed);
-                if self.higher_waiting(dp) {
+            if let Some(d) = best {
+                if self.higher_waiting(run.slots[d].priority.load(Relaxed)) {
                     self.make_ready(run, JobRef::Graph(d));
                 } else {
                     run.slots[d].ready_ns.store(run.now_ns(), Relaxed);
@@ -487,7 +521,7 @@ impl Inner {
             if slot.finished.swap(true, AcqRel) {
                 continue;
             }
-            self.metrics.cancelled.fetch_add(1, Relaxed);
+            self.metrics.local().cancelled.fetch_add(1, Relaxed);
             let _ = slot.status.set(JobStatus::Cancelled(why));
             let next = format!("dependency {:?} was cancelled", run.graph.nodes[j].name);
             for &d in &run.graph.nodes[j].dependents {
@@ -608,15 +642,15 @@ impl RunHandle {
 }
 
 /// What a running job sees.
-pub struct JobContext {
-    inner: Arc<Inner>,
-    run: Arc<RunState>,
+pub struct JobContext<'a> {
+    inner: &'a Arc<Inner>,
+    run: &'a Arc<RunState>,
     job: JobRef,
-    token: Arc<CancelToken>,
+    token: Option<&'a CancelToken>,
     attempt: u32,
 }
 
-impl JobContext {
+impl JobContext<'_> {
     /// This job's id (child jobs report the id of the graph job that spawned them, or 0).
     pub fn job(&self) -> JobId {
         match self.job {
@@ -632,12 +666,12 @@ impl JobContext {
 
     /// True when the job should stop: its timeout fired or the run was cancelled.
     pub fn is_cancelled(&self) -> bool {
-        self.token.is_cancelled() || self.run.cancelled.load(Relaxed)
+        self.token.is_some_and(CancelToken::is_cancelled) || self.run.cancelled.load(Relaxed)
     }
 
-    /// The attempt's cancellation token.
-    pub fn token(&self) -> &CancelToken {
-        &self.token
+    /// The attempt's timeout token (present when the job has a timeout).
+    pub fn token(&self) -> Option<&CancelToken> {
+        self.token
     }
 
     /// Spawn a child job that joins this run (the run ends only after it).
@@ -665,7 +699,7 @@ impl JobContext {
             list.push(child);
             list.len() - 1
         };
-        self.inner.make_ready(&self.run, JobRef::Child(index));
+        self.inner.make_ready(self.run, JobRef::Child(index));
     }
 
     /// Wait until every child this job spawned has ended, running ready jobs meanwhile (so a

@@ -1,12 +1,13 @@
-//! Live executor counters: plain atomics, readable at any time (for the overlay) without locks.
+//! Live executor counters. Each worker updates its own cache-padded shard of plain atomics, so
+//! the hot path has no locks and no shared cache lines; a snapshot sums the shards and can be
+//! taken at any time (for the overlay).
 
-use super::Priority;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use crossbeam_utils::CachePadded;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::Instant;
 
 #[derive(Default)]
-pub(crate) struct Metrics {
-    pub submitted_runs: AtomicU64,
+pub(crate) struct Counters {
     pub started: AtomicU64,
     pub completed: AtomicU64,
     pub failed: AtomicU64,
@@ -14,8 +15,59 @@ pub(crate) struct Metrics {
     pub cancelled: AtomicU64,
     pub retried: AtomicU64,
     pub busy_ns: AtomicU64,
-    pub running: AtomicUsize,
-    pub queued: [AtomicUsize; 4],
+    pub running: AtomicI64,
+}
+
+pub(crate) struct Metrics {
+    shards: Box<[CachePadded<Counters>]>,
+    pub submitted_runs: AtomicU64,
+}
+
+impl Metrics {
+    pub fn new(workers: usize) -> Self {
+        Self {
+            shards: (0..=workers).map(|_| CachePadded::new(Counters::default())).collect(),
+            submitted_runs: AtomicU64::new(0),
+        }
+    }
+
+    /// This thread's shard (workers by pool index; every other thread shares the last one).
+    #[inline]
+    pub fn local(&self) -> &Counters {
+        let last = self.shards.len() - 1;
+        let i = rayon::current_thread_index().unwrap_or(last).min(last);
+        &self.shards[i]
+    }
+
+    fn sum(&self, f: impl Fn(&Counters) -> u64) -> u64 {
+        self.shards.iter().map(|c| f(c)).sum()
+    }
+
+    pub fn busy_ns(&self) -> u64 {
+        self.sum(|c| c.busy_ns.load(Relaxed))
+    }
+
+    pub fn running(&self) -> usize {
+        self.shards.iter().map(|c| c.running.load(Relaxed)).sum::<i64>().max(0) as usize
+    }
+
+    pub fn snapshot(&self, start: Instant, workers: usize, limit: usize, queued: [usize; 4]) -> MetricsSnapshot {
+        MetricsSnapshot {
+            runs: self.submitted_runs.load(Relaxed),
+            started: self.sum(|c| c.started.load(Relaxed)),
+            completed: self.sum(|c| c.completed.load(Relaxed)),
+            failed: self.sum(|c| c.failed.load(Relaxed)),
+            timed_out: self.sum(|c| c.timed_out.load(Relaxed)),
+            cancelled: self.sum(|c| c.cancelled.load(Relaxed)),
+            retried: self.sum(|c| c.retried.load(Relaxed)),
+            running: self.running(),
+            queued,
+            busy_s: self.busy_ns() as f64 * 1e-9,
+            uptime_s: start.elapsed().as_secs_f64(),
+            workers,
+            in_flight_limit: limit,
+        }
+    }
 }
 
 /// A snapshot of the executor's counters.
@@ -45,7 +97,7 @@ pub struct MetricsSnapshot {
     pub uptime_s: f64,
     /// Workers.
     pub workers: usize,
-    /// Current concurrency limit (adaptive profile) or the worker count.
+    /// Current limit on jobs running at once (adaptive profile), else the worker count.
     pub in_flight_limit: usize,
 }
 
@@ -58,29 +110,5 @@ impl MetricsSnapshot {
     /// Jobs completed per second since start.
     pub fn jobs_per_sec(&self) -> f64 {
         self.completed as f64 / self.uptime_s.max(1e-9)
-    }
-}
-
-impl Metrics {
-    pub fn snapshot(&self, start: Instant, workers: usize, limit: usize) -> MetricsSnapshot {
-        MetricsSnapshot {
-            runs: self.submitted_runs.load(Relaxed),
-            started: self.started.load(Relaxed),
-            completed: self.completed.load(Relaxed),
-            failed: self.failed.load(Relaxed),
-            timed_out: self.timed_out.load(Relaxed),
-            cancelled: self.cancelled.load(Relaxed),
-            retried: self.retried.load(Relaxed),
-            running: self.running.load(Relaxed),
-            queued: std::array::from_fn(|i| self.queued[i].load(Relaxed)),
-            busy_s: self.busy_ns.load(Relaxed) as f64 * 1e-9,
-            uptime_s: start.elapsed().as_secs_f64(),
-            workers,
-            in_flight_limit: limit,
-        }
-    }
-
-    pub fn queued_total(&self) -> usize {
-        Priority::ALL.iter().map(|p| self.queued[*p as usize].load(Relaxed)).sum()
     }
 }

@@ -13,6 +13,7 @@
 //! See `engine/jobs/README.md` for the rules (blocking waits, adaptive profile).
 
 pub mod batch;
+pub mod bench;
 mod executor;
 pub mod frame;
 mod graph;

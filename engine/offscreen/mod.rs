@@ -49,6 +49,9 @@ pub struct OffscreenOptions {
     pub shard: Option<Shard>,
     /// Show a progress bar (terminal) or log lines.
     pub progress: bool,
+    /// Job executor for the frame graphs and PNG encoding (default: one configured from
+    /// `TUTTI_PROFILE` / `TUTTI_WORKERS`).
+    pub executor: Option<crate::jobs::Executor>,
 }
 
 /// One thing that failed.
@@ -162,6 +165,9 @@ pub enum OffscreenError {
         /// What failed and what to do.
         message: String,
     },
+    /// The job executor could not be configured or started.
+    #[error("job system: {0}")]
+    Jobs(String),
     /// Two scenes share a name and would overwrite each other's files.
     #[error(
         "two scenes are named {0:?}; scene names must differ because they name the output folders"
@@ -197,7 +203,7 @@ pub fn prepare_output_dir(dir: &Path) -> Result<(), OffscreenError> {
 }
 
 /// Build the plan of a run.
-pub fn make_plan(worlds: &[World], frames: Option<(u32, u32)>) -> Plan {
+pub fn make_plan(worlds: &[std::sync::Arc<World>], frames: Option<(u32, u32)>) -> Plan {
     Plan {
         scenes: worlds
             .iter()
@@ -250,7 +256,13 @@ pub fn render_offscreen(
     }
     let out_dir = &options.out_dir;
     prepare_output_dir(out_dir)?;
-    let worlds: Vec<World> = scenes.iter().map(LoadedScene::world).collect();
+    let executor = match &options.executor {
+        Some(e) => e.clone(),
+        None => crate::jobs::ExecutorConfig::from_env()
+            .and_then(crate::jobs::Executor::new)
+            .map_err(OffscreenError::Jobs)?,
+    };
+    let worlds: Vec<std::sync::Arc<World>> = scenes.iter().map(|s| std::sync::Arc::new(s.world())).collect();
     let plan = make_plan(&worlds, options.frames);
     let plan_path = out_dir.join("plan.json");
     if options.resume
@@ -315,7 +327,7 @@ pub fn render_offscreen(
     let mut report = OffscreenReport {
         kept: keep.len(),
         items: todo.len(),
-        encode_threads: rayon::current_num_threads(),
+        encode_threads: executor.workers(),
         adapters: devices
             .iter()
             .map(|d| AdapterRun {
@@ -346,6 +358,7 @@ pub fn render_offscreen(
                 frames_in_flight: options.frames_in_flight,
                 fault_after: fault.filter(|(a, _)| *a == ctx.index).map(|(_, n)| n),
                 tokens: (&token_tx, &token_rx),
+                executor: &executor,
             };
             let tx = tx.clone();
             let shared = &shared;

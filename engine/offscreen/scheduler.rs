@@ -16,7 +16,10 @@ use super::plan::WorkItem;
 use super::writer::{Compression, encode_png_with, frame_path, write_atomic};
 use crate::gpu::GpuContext;
 use crate::render::{FrameRenderer, ReadbackSlot, SceneRenderer, TargetImage};
+use crate::jobs::Executor;
+use crate::jobs::frame::FrameGraph;
 use crate::scene::World;
+use std::sync::Arc;
 use crossbeam_channel::{Receiver, Sender};
 use std::collections::VecDeque;
 use std::path::Path;
@@ -97,7 +100,8 @@ impl Shared {
 /// Configuration of one device worker.
 pub(crate) struct WorkerConfig<'a> {
     pub device: usize,
-    pub worlds: &'a [World],
+    pub worlds: &'a [Arc<World>],
+    pub executor: &'a Executor,
     pub out_dir: &'a Path,
     pub compression: Compression,
     pub frames_in_flight: Option<usize>,
@@ -107,8 +111,12 @@ pub(crate) struct WorkerConfig<'a> {
     pub tokens: (&'a Sender<()>, &'a Receiver<()>),
 }
 
+/// Avatars per animation job of the frame graph.
+const ANIMATION_BATCH: usize = 32;
+
 struct SceneState {
     renderer: SceneRenderer,
+    frame_graph: FrameGraph,
     slots: Vec<ReadbackSlot>,
     free: Vec<usize>,
 }
@@ -161,6 +169,7 @@ pub(crate) fn device_worker(
                             (0..max_k).map(|_| sr.new_slot(ctx)).collect();
                         scenes[item.scene] = Some(SceneState {
                             renderer: sr,
+                            frame_graph: FrameGraph::new(world.clone(), ANIMATION_BATCH),
                             free: (0..slots.len()).collect(),
                             slots,
                         });
@@ -188,7 +197,18 @@ pub(crate) fn device_worker(
                 break;
             };
             let t0 = Instant::now();
-            let anim = world.animate(world.frame_time(item.frame));
+            let anim = match state.frame_graph.run(cfg.executor, world.frame_time(item.frame)) {
+                Ok((anim, _environment)) => anim,
+                Err(e) => {
+                    state.free.push(slot);
+                    shared.handed_off();
+                    let _ = tx.send(Event::Failed {
+                        failure: Failure::new(world, Some(item.frame), &ctx.label, e),
+                        fatal: false,
+                    });
+                    continue;
+                }
+            };
             let animate_ms = ms(t0.elapsed());
             match state
                 .renderer
@@ -301,7 +321,7 @@ fn spawn_encode(
     let device = cfg.device;
     let token = cfg.tokens.0.clone();
     let failure_scene = world.desc.name.clone();
-    rayon::spawn(move || {
+    cfg.executor.pool().spawn(move || {
         use rayon::prelude::*;
         images.into_par_iter().for_each(|img| {
             let path = frame_path(&out_dir, &scene, &img.name, item.frame);
