@@ -15,7 +15,8 @@
 //!                                      World (placed avatars, draw batches)
 //!                                        │  frame index → time = frame / fps (offscreen)
 //!                                        ▼
-//!                      World::animate: clip sampling + joint palettes, on rayon
+//!        jobs::frame::FrameGraph on the jobs::Executor (rayon pool, priorities):
+//!        animation batches (clip sampling + joint palettes) · environment · audio block
 //!                                        │
 //!                        gpu::Discovery picks devices (--adapters), one GpuContext each
 //!                                        ▼
@@ -23,7 +24,7 @@
 //!                        upload palettes + instances once → [compute] skin.wgsl once
 //!                        → [raster] avatar.wgsl per target (multi-resolution) → copy to staging
 //!                                        ▼
-//!                      offscreen: readback → PNG encode (rayon) → temp file + rename
+//!                      offscreen: readback ring → PNG encode (job pool) → temp file + rename → manifest
 //! ```
 //!
 //! ## Modules
@@ -35,7 +36,8 @@
 //! | [`scene`] | scene file format, loading and validation, [`scene::World`] |
 //! | [`gpu`] | adapter discovery/selection, [`gpu::GpuContext`], readback |
 //! | [`render`] | one file per pass (`skin`, `avatar`), meshes, targets, [`render::SceneRenderer`] |
-//! | [`offscreen`] | batch rendering to PNG across devices, atomic writes |
+//! | [`jobs`] | priority DAG executor on rayon: retries, timeouts, cancellation, pipelines, batching, profiles, metrics |
+//! | [`offscreen`] | batch rendering across devices: work pulling, frames in flight, manifest, resume, shards, reports |
 //!
 //! Shaders live in `shaders/` and are validated with naga by a plain unit test.
 

@@ -447,8 +447,13 @@ fn bench_offscreen(json: bool, quick: bool, spec: &AdapterSpec) -> Result<ExitCo
 
 fn bench_jobs(json: bool, quick: bool, threads: usize) -> Result<ExitCode> {
     if !json {
-        println!("job system vs plain rayon, {threads} threads (ns per task; ratio = tutti / rayon, prebuilt graph)");
-        println!("{:<24} {:>8} {:>9} {:>12} {:>12} {:>7} {:>12}", "workload", "body_ns", "tasks", "tutti", "rayon", "ratio", "build");
+        println!(
+            "job system vs plain rayon, {threads} threads (ns per task; ratio = tutti / rayon, prebuilt graph)"
+        );
+        println!(
+            "{:<24} {:>8} {:>9} {:>12} {:>12} {:>7} {:>12}",
+            "workload", "body_ns", "tasks", "tutti", "rayon", "ratio", "build"
+        );
     }
     let rows = tutti::jobs::bench::run_suite(threads, quick, |r| {
         if !json {
@@ -456,7 +461,9 @@ fn bench_jobs(json: bool, quick: bool, threads: usize) -> Result<ExitCode> {
             if let Some(s) = r.speedup_vs_1_thread {
                 extra = format!("  speedup vs 1 thread {s:.2}x");
             }
-            if let (Some(p50), Some(p99), Some(h)) = (r.frame_p50_us, r.frame_p99_us, r.high_priority_p99_us) {
+            if let (Some(p50), Some(p99), Some(h)) =
+                (r.frame_p50_us, r.frame_p99_us, r.high_priority_p99_us)
+            {
                 extra = format!(
                     "  frame p50 {p50:.0} us p99 {p99:.0} us (rayon p50 {:.0} us); high-priority start p99 {h:.1} us (rayon spawn {:.1} us)",
                     r.rayon_frame_p50_us.unwrap_or(0.0),
@@ -465,7 +472,13 @@ fn bench_jobs(json: bool, quick: bool, threads: usize) -> Result<ExitCode> {
             }
             println!(
                 "{:<24} {:>8} {:>9} {:>12.1} {:>12.1} {:>7.2} {:>12.1}{extra}",
-                r.workload, r.body_ns, r.tasks, r.tutti_ns_per_task, r.rayon_ns_per_task, r.ratio, r.build_ns_per_task
+                r.workload,
+                r.body_ns,
+                r.tasks,
+                r.tutti_ns_per_task,
+                r.rayon_ns_per_task,
+                r.ratio,
+                r.build_ns_per_task
             );
         }
     });

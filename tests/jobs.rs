@@ -61,7 +61,14 @@ fn with_one_worker_ready_high_priority_jobs_run_first() {
     let mut g = GraphBuilder::new();
     // A gate job makes all others ready at once when it finishes.
     let gate = g.add("gate", Priority::Normal, |_| Ok(()));
-    for (name, p) in [("bg", Priority::Background), ("normal", Priority::Normal), ("crit", Priority::Critical), ("high", Priority::High), ("bg2", Priority::Background), ("crit2", Priority::Critical)] {
+    for (name, p) in [
+        ("bg", Priority::Background),
+        ("normal", Priority::Normal),
+        ("crit", Priority::Critical),
+        ("high", Priority::High),
+        ("bg2", Priority::Background),
+        ("crit2", Priority::Critical),
+    ] {
         let order = order.clone();
         let j = g.add(name, p, move |_| {
             order.lock().unwrap().push(name);
@@ -72,7 +79,12 @@ fn with_one_worker_ready_high_priority_jobs_run_first() {
     let report = exec.run(&g.build().expect("graph"));
     assert!(report.ok());
     let order = order.lock().unwrap().clone();
-    let rank = |n: &str| match n { "crit" | "crit2" => 0, "high" => 1, "normal" => 2, _ => 3 };
+    let rank = |n: &str| match n {
+        "crit" | "crit2" => 0,
+        "high" => 1,
+        "normal" => 2,
+        _ => 3,
+    };
     let ranks: Vec<u8> = order.iter().map(|n| rank(n)).collect();
     assert!(ranks.windows(2).all(|w| w[0] <= w[1]), "order {order:?}");
 }
@@ -109,7 +121,12 @@ fn priority_can_be_raised_after_submission() {
     let report = handle.wait();
     assert!(report.ok());
     assert_eq!(report.jobs[late.0].priority, Priority::Critical);
-    assert_eq!(order.lock().unwrap()[0], "bg4", "{:?}", order.lock().unwrap());
+    assert_eq!(
+        order.lock().unwrap()[0],
+        "bg4",
+        "{:?}",
+        order.lock().unwrap()
+    );
 }
 
 #[test]
@@ -120,16 +137,41 @@ fn retries_back_off_within_bounds_and_honour_the_count() {
     let a2 = attempts.clone();
     let flaky = g.add("flaky", Priority::Normal, move |ctx| {
         a2.lock().unwrap().push((ctx.attempt(), Instant::now()));
-        if ctx.attempt() < 4 { Err("not yet".into()) } else { Ok(()) }
+        if ctx.attempt() < 4 {
+            Err("not yet".into())
+        } else {
+            Ok(())
+        }
     });
-    let backoff = Backoff { base: Duration::from_millis(20), max: Duration::from_millis(50), jitter: 0.5 };
-    g.set_policy(flaky, JobPolicy { retries: 3, backoff, timeout: None });
+    let backoff = Backoff {
+        base: Duration::from_millis(20),
+        max: Duration::from_millis(50),
+        jitter: 0.5,
+    };
+    g.set_policy(
+        flaky,
+        JobPolicy {
+            retries: 3,
+            backoff,
+            timeout: None,
+        },
+    );
     let a3 = attempts.clone();
     let doomed = g.add("doomed", Priority::Normal, move |_| {
         let _ = &a3;
         Err("always".into())
     });
-    g.set_policy(doomed, JobPolicy { retries: 2, backoff: Backoff { base: Duration::from_millis(1), ..backoff }, timeout: None });
+    g.set_policy(
+        doomed,
+        JobPolicy {
+            retries: 2,
+            backoff: Backoff {
+                base: Duration::from_millis(1),
+                ..backoff
+            },
+            timeout: None,
+        },
+    );
     let report = exec.run(&g.build().expect("graph"));
     let f = report.job("flaky").expect("flaky");
     assert_eq!(f.status, JobStatus::Ok);
@@ -142,8 +184,17 @@ fn retries_back_off_within_bounds_and_honour_the_count() {
     for (k, w) in times.windows(2).enumerate() {
         let gap = w[1].1 - w[0].1;
         let full = backoff.delay(k as u32 + 1, 0.0);
-        assert!(gap >= full / 2, "retry {}: waited {gap:?}, at least {:?}", k + 1, full / 2);
-        assert!(gap <= full + Duration::from_millis(40), "retry {}: waited {gap:?}, at most {full:?} plus scheduling", k + 1);
+        assert!(
+            gap >= full / 2,
+            "retry {}: waited {gap:?}, at least {:?}",
+            k + 1,
+            full / 2
+        );
+        assert!(
+            gap <= full + Duration::from_millis(40),
+            "retry {}: waited {gap:?}, at most {full:?} plus scheduling",
+            k + 1
+        );
     }
 }
 
@@ -151,8 +202,25 @@ fn retries_back_off_within_bounds_and_honour_the_count() {
 fn waiting_retries_do_not_occupy_workers() {
     let exec = Executor::with_workers(1).expect("executor");
     let mut g = GraphBuilder::new();
-    let slow_retry = g.add("slow_retry", Priority::Normal, |ctx| if ctx.attempt() == 1 { Err("again".into()) } else { Ok(()) });
-    g.set_policy(slow_retry, JobPolicy { retries: 1, backoff: Backoff { base: Duration::from_millis(300), max: Duration::from_millis(300), jitter: 0.0 }, timeout: None });
+    let slow_retry = g.add("slow_retry", Priority::Normal, |ctx| {
+        if ctx.attempt() == 1 {
+            Err("again".into())
+        } else {
+            Ok(())
+        }
+    });
+    g.set_policy(
+        slow_retry,
+        JobPolicy {
+            retries: 1,
+            backoff: Backoff {
+                base: Duration::from_millis(300),
+                max: Duration::from_millis(300),
+                jitter: 0.0,
+            },
+            timeout: None,
+        },
+    );
     let done = Arc::new(Mutex::new(None));
     let d2 = done.clone();
     g.add("other", Priority::Normal, move |_| {
@@ -164,7 +232,10 @@ fn waiting_retries_do_not_occupy_workers() {
     let report = exec.run(&g.build().expect("graph"));
     assert!(report.ok());
     let other_done = done.lock().unwrap().expect("ran") - start;
-    assert!(other_done < Duration::from_millis(200), "the single worker was blocked by a waiting retry: {other_done:?}");
+    assert!(
+        other_done < Duration::from_millis(200),
+        "the single worker was blocked by a waiting retry: {other_done:?}"
+    );
 }
 
 #[test]
@@ -177,21 +248,44 @@ fn a_timeout_cancels_the_job_and_its_dependents() {
         }
         Ok(())
     });
-    g.set_policy(slow, JobPolicy { timeout: Some(Duration::from_millis(30)), ..Default::default() });
+    g.set_policy(
+        slow,
+        JobPolicy {
+            timeout: Some(Duration::from_millis(30)),
+            ..Default::default()
+        },
+    );
     let ran = Arc::new(AtomicUsize::new(0));
     let r = ran.clone();
-    let after = g.add("after", Priority::Normal, move |_| { r.fetch_add(1, SeqCst); Ok(()) });
+    let after = g.add("after", Priority::Normal, move |_| {
+        r.fetch_add(1, SeqCst);
+        Ok(())
+    });
     g.depends(after, slow);
     let r = ran.clone();
-    let after2 = g.add("after2", Priority::Normal, move |_| { r.fetch_add(1, SeqCst); Ok(()) });
+    let after2 = g.add("after2", Priority::Normal, move |_| {
+        r.fetch_add(1, SeqCst);
+        Ok(())
+    });
     g.depends(after2, after);
     let independent = g.add("independent", Priority::Normal, |_| Ok(()));
     let _ = independent;
     let report = exec.run(&g.build().expect("graph"));
-    assert_eq!(report.job("slow").expect("slow").status, JobStatus::TimedOut);
-    assert_eq!(report.job("after").expect("after").status, JobStatus::Cancelled("dependency \"slow\" timed out".into()));
-    assert!(matches!(&report.job("after2").expect("after2").status, JobStatus::Cancelled(r) if r.contains("after")));
-    assert_eq!(report.job("independent").expect("independent").status, JobStatus::Ok);
+    assert_eq!(
+        report.job("slow").expect("slow").status,
+        JobStatus::TimedOut
+    );
+    assert_eq!(
+        report.job("after").expect("after").status,
+        JobStatus::Cancelled("dependency \"slow\" timed out".into())
+    );
+    assert!(
+        matches!(&report.job("after2").expect("after2").status, JobStatus::Cancelled(r) if r.contains("after"))
+    );
+    assert_eq!(
+        report.job("independent").expect("independent").status,
+        JobStatus::Ok
+    );
     assert_eq!(ran.load(SeqCst), 0);
 }
 
@@ -206,12 +300,16 @@ fn cancelling_a_run_stops_pending_jobs() {
         let j = g.add(format!("step{i}"), Priority::Normal, move |ctx| {
             s.fetch_add(1, SeqCst);
             for _ in 0..20 {
-                if ctx.is_cancelled() { return Err("stopped".into()); }
+                if ctx.is_cancelled() {
+                    return Err("stopped".into());
+                }
                 std::thread::sleep(Duration::from_millis(1));
             }
             Ok(())
         });
-        if let Some(p) = prev { g.depends(j, p); }
+        if let Some(p) = prev {
+            g.depends(j, p);
+        }
         prev = Some(j);
     }
     let handle = exec.submit(&g.build().expect("graph"));
@@ -221,7 +319,11 @@ fn cancelling_a_run_stops_pending_jobs() {
     assert!(report.cancelled);
     let n = started.load(SeqCst);
     assert!(n < 10, "{n} jobs started");
-    let cancelled = report.jobs.iter().filter(|j| matches!(j.status, JobStatus::Cancelled(_))).count();
+    let cancelled = report
+        .jobs
+        .iter()
+        .filter(|j| matches!(j.status, JobStatus::Cancelled(_)))
+        .count();
     assert!(cancelled >= 40, "{cancelled} cancelled");
     assert_eq!(report.jobs.len(), 50);
 }
@@ -234,8 +336,14 @@ fn a_panic_is_that_jobs_failure_and_the_pool_keeps_working() {
     let after = g.add("after", Priority::Normal, |_| Ok(()));
     g.depends(after, bad);
     let report = exec.run(&g.build().expect("graph"));
-    assert_eq!(report.job("bad").expect("bad").status, JobStatus::Failed("panicked: boom".into()));
-    assert!(matches!(report.job("after").expect("after").status, JobStatus::Cancelled(_)));
+    assert_eq!(
+        report.job("bad").expect("bad").status,
+        JobStatus::Failed("panicked: boom".into())
+    );
+    assert!(matches!(
+        report.job("after").expect("after").status,
+        JobStatus::Cancelled(_)
+    ));
     let mut g = GraphBuilder::new();
     for i in 0..100 {
         g.add(format!("fine{i}"), Priority::Normal, |_| Ok(()));
@@ -272,7 +380,10 @@ fn nested_waits_do_not_deadlock_even_with_one_worker() {
         let mut g = GraphBuilder::new();
         for i in 0..8 {
             let t = total.clone();
-            g.add(format!("inner{i}"), Priority::Normal, move |_| { t.fetch_add(1, SeqCst); Ok(()) });
+            g.add(format!("inner{i}"), Priority::Normal, move |_| {
+                t.fetch_add(1, SeqCst);
+                Ok(())
+            });
         }
         g.build().expect("inner")
     };
@@ -284,7 +395,10 @@ fn nested_waits_do_not_deadlock_even_with_one_worker() {
             ctx.spawn(format!("child{i}"), Priority::High, move |c| {
                 t.fetch_add(1, SeqCst);
                 let t2 = t.clone();
-                c.spawn("grandchild", Priority::Normal, move |_| { t2.fetch_add(1, SeqCst); Ok(()) });
+                c.spawn("grandchild", Priority::Normal, move |_| {
+                    t2.fetch_add(1, SeqCst);
+                    Ok(())
+                });
                 c.wait_children();
                 Ok(())
             });
@@ -293,14 +407,30 @@ fn nested_waits_do_not_deadlock_even_with_one_worker() {
         // All 16 children and their grandchildren are done here.
         assert_eq!(t.load(SeqCst), 32);
         let r = ctx.run_graph(&inner_graph);
-        if r.ok() { Ok(()) } else { Err("inner run failed".into()) }
+        if r.ok() {
+            Ok(())
+        } else {
+            Err("inner run failed".into())
+        }
     });
     let (tx, rx) = std::sync::mpsc::channel();
     let graph = g.build().expect("graph");
     let e2 = exec.clone();
-    std::thread::spawn(move || { let _ = tx.send(e2.run(&graph)); });
-    let report = rx.recv_timeout(Duration::from_secs(20)).expect("deadlock: the run did not finish");
-    assert!(report.ok(), "{:?}", report.jobs.iter().filter(|j| j.status != JobStatus::Ok).collect::<Vec<_>>());
+    std::thread::spawn(move || {
+        let _ = tx.send(e2.run(&graph));
+    });
+    let report = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("deadlock: the run did not finish");
+    assert!(
+        report.ok(),
+        "{:?}",
+        report
+            .jobs
+            .iter()
+            .filter(|j| j.status != JobStatus::Ok)
+            .collect::<Vec<_>>()
+    );
     assert_eq!(total.load(SeqCst), 40);
     assert_eq!(report.jobs.iter().filter(|j| j.child).count(), 32);
 }
@@ -310,10 +440,18 @@ fn reports_and_live_metrics() {
     let exec = Executor::with_workers(2).expect("executor");
     let mut g = GraphBuilder::new();
     for i in 0..200 {
-        g.add(format!("j{i}"), if i % 2 == 0 { Priority::High } else { Priority::Background }, |_| {
-            std::thread::sleep(Duration::from_micros(200));
-            Ok(())
-        });
+        g.add(
+            format!("j{i}"),
+            if i % 2 == 0 {
+                Priority::High
+            } else {
+                Priority::Background
+            },
+            |_| {
+                std::thread::sleep(Duration::from_micros(200));
+                Ok(())
+            },
+        );
     }
     let handle = exec.submit(&g.build().expect("graph"));
     std::thread::sleep(Duration::from_millis(5));
@@ -322,12 +460,163 @@ fn reports_and_live_metrics() {
     let report = handle.wait();
     assert!(report.ok());
     assert!(report.jobs_per_sec() > 0.0);
-    assert!(report.utilisation() > 0.3 && report.utilisation() <= 1.05, "{}", report.utilisation());
-    let (p50, p99) = report.latency_percentiles(Priority::High).expect("high jobs");
-    let (bp50, _) = report.latency_percentiles(Priority::Background).expect("background jobs");
+    assert!(
+        report.utilisation() > 0.3 && report.utilisation() <= 1.05,
+        "{}",
+        report.utilisation()
+    );
+    let (p50, p99) = report
+        .latency_percentiles(Priority::High)
+        .expect("high jobs");
+    let (bp50, _) = report
+        .latency_percentiles(Priority::Background)
+        .expect("background jobs");
     assert!(p50 <= p99);
-    assert!(p50 < bp50, "high-priority jobs should wait less: {p50:?} vs {bp50:?}");
+    assert!(
+        p50 < bp50,
+        "high-priority jobs should wait less: {p50:?} vs {bp50:?}"
+    );
     let m = exec.metrics();
     assert_eq!(m.completed, 200);
     assert_eq!(m.queued, [0; 4]);
+}
+
+#[test]
+fn a_pipeline_under_backpressure_never_holds_more_than_its_bounds() {
+    use tutti::jobs::pipeline::{Order, PipelineBuilder};
+    let exec = Executor::with_workers(2).expect("executor");
+    let inside = Arc::new(AtomicUsize::new(0));
+    let max_inside = Arc::new(AtomicUsize::new(0));
+    for order in [Order::Ordered, Order::Unordered] {
+        let pipeline = PipelineBuilder::<u64, u64>::new()
+            .stage("parse", 2, |x: u64| Ok(x * 2))
+            .stage("slow", 1, |x: u64| {
+                std::thread::sleep(Duration::from_micros(300));
+                Ok(x + 1)
+            })
+            .stage("format", 3, |x: u64| {
+                if x == 41 {
+                    Err("forty-one".into())
+                } else {
+                    Ok(format!("{x}"))
+                }
+            })
+            .build(4, order);
+        let (i2, m2) = (inside.clone(), max_inside.clone());
+        let mut out = Vec::new();
+        let mut errors = Vec::new();
+        let stats = pipeline.run(
+            &exec,
+            (0..200u64).inspect(move |_| {
+                let now = i2.fetch_add(1, SeqCst) + 1;
+                m2.fetch_max(now, SeqCst);
+            }),
+            |r| {
+                inside.fetch_sub(1, SeqCst);
+                match r {
+                    Ok(s) => out.push(s),
+                    Err(e) => errors.push(e),
+                }
+            },
+        );
+        assert_eq!(stats.items, 200);
+        assert!(stats.max_in_flight <= stats.bound, "{stats:?}");
+        assert!(
+            max_inside.load(SeqCst) <= stats.bound + 1,
+            "{} inside, bound {}",
+            max_inside.load(SeqCst),
+            stats.bound
+        );
+        assert!(
+            stats.max_active[1] <= 1 && stats.max_active[0] <= 2 && stats.max_active[2] <= 3,
+            "{stats:?}"
+        );
+        assert_eq!(errors.len(), 1);
+        assert_eq!((errors[0].seq, errors[0].stage.as_str()), (20, "format"));
+        assert_eq!(out.len(), 199);
+        if order == Order::Ordered {
+            let expect: Vec<String> = (0..200u64)
+                .filter(|&x| x != 20)
+                .map(|x| format!("{}", x * 2 + 1))
+                .collect();
+            assert_eq!(out, expect);
+        }
+        max_inside.store(0, SeqCst);
+    }
+}
+
+#[test]
+fn the_batcher_groups_by_count_and_by_time() {
+    use tutti::jobs::batch::Batcher;
+    let batches = Arc::new(Mutex::new(Vec::<Vec<u32>>::new()));
+    let b2 = batches.clone();
+    let batcher = Batcher::new(10, Duration::from_millis(30), move |b| {
+        b2.lock().unwrap().push(b)
+    });
+    for i in 0..25 {
+        batcher.push(i);
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    {
+        let got = batches.lock().unwrap();
+        assert_eq!(
+            got.iter().map(Vec::len).collect::<Vec<_>>(),
+            [10, 10, 5],
+            "the last 5 leave by time"
+        );
+    }
+    batcher.push(99);
+    batcher.finish();
+    assert_eq!(batches.lock().unwrap().last().cloned(), Some(vec![99]));
+}
+
+#[test]
+fn profiles_and_environment_configure_workers() {
+    use tutti::jobs::{ExecutorConfig, Profile};
+    assert_eq!(Profile::Conservative.workers(8), 1);
+    assert_eq!(Profile::Balanced.workers(8), 4);
+    assert_eq!(Profile::Performance.workers(8), 8);
+    assert_eq!(Profile::Maximum.workers(8), 16);
+    assert!(
+        "turbo"
+            .parse::<Profile>()
+            .unwrap_err()
+            .contains("conservative")
+    );
+    let c = ExecutorConfig {
+        profile: Profile::Balanced,
+        workers: Some(3),
+    };
+    assert_eq!(c.worker_count(), 3);
+    let exec = Executor::new(ExecutorConfig {
+        profile: Profile::Adaptive,
+        workers: Some(4),
+    })
+    .expect("adaptive");
+    let mut g = GraphBuilder::new();
+    for i in 0..400 {
+        g.add(format!("j{i}"), Priority::Normal, |_| {
+            std::thread::sleep(Duration::from_micros(100));
+            Ok(())
+        });
+    }
+    assert!(exec.run(&g.build().expect("graph")).ok());
+    let m = exec.metrics();
+    assert!((1..=4).contains(&m.in_flight_limit), "{m:?}");
+}
+
+#[test]
+fn the_frame_graph_matches_the_rayon_animation() {
+    use tutti::jobs::frame::FrameGraph;
+    let scene = tutti::default_scene(&tutti::AssetLibrary::new()).expect("scene");
+    let world = Arc::new(scene.world());
+    let exec = Executor::with_workers(2).expect("executor");
+    let fg = FrameGraph::new(world.clone(), 3);
+    assert!(fg.jobs() >= world.avatars.len() / 3 + 2);
+    for t in [0.0, 0.4, 1.7] {
+        let (a, env) = fg.run(&exec, t).expect("frame");
+        let b = world.animate(t);
+        assert_eq!(a.palettes, b.palettes);
+        assert!((env.to_sun.length() - 1.0).abs() < 1e-5);
+    }
 }

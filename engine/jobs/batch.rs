@@ -16,7 +16,11 @@ pub struct Batcher<T: Send + 'static> {
 
 impl<T: Send + 'static> Batcher<T> {
     /// Start a batcher calling `handler` with each batch (never empty).
-    pub fn new(max_items: usize, max_wait: Duration, mut handler: impl FnMut(Vec<T>) + Send + 'static) -> Self {
+    pub fn new(
+        max_items: usize,
+        max_wait: Duration,
+        mut handler: impl FnMut(Vec<T>) + Send + 'static,
+    ) -> Self {
         let max_items = max_items.max(1);
         let (tx, rx) = crossbeam_channel::unbounded::<T>();
         let thread = std::thread::Builder::new()
@@ -28,7 +32,9 @@ impl<T: Send + 'static> Batcher<T> {
                     let got = if batch.is_empty() {
                         rx.recv().map_err(|_| RecvTimeoutError::Disconnected)
                     } else {
-                        rx.recv_timeout((oldest + max_wait).saturating_duration_since(Instant::now()))
+                        rx.recv_timeout(
+                            (oldest + max_wait).saturating_duration_since(Instant::now()),
+                        )
                     };
                     match got {
                         Ok(item) => {
@@ -37,7 +43,10 @@ impl<T: Send + 'static> Batcher<T> {
                             }
                             batch.push(item);
                             if batch.len() >= max_items {
-                                handler(std::mem::replace(&mut batch, Vec::with_capacity(max_items)));
+                                handler(std::mem::replace(
+                                    &mut batch,
+                                    Vec::with_capacity(max_items),
+                                ));
                             }
                         }
                         Err(RecvTimeoutError::Timeout) => {

@@ -94,7 +94,7 @@ impl Dag for Wavefront {
         }
     }
     fn indegree(&self, i: usize) -> u32 {
-        u32::from(i % self.0 > 0) + u32::from(i / self.0 > 0)
+        u32::from(!i.is_multiple_of(self.0)) + u32::from(i / self.0 > 0)
     }
 }
 
@@ -151,8 +151,16 @@ fn build_graph(dag: &dyn Dag, body_ns: u64) -> JobGraph {
 
 /// The rayon baseline for a DAG: atomic in-degree counters and `scope.spawn`.
 fn rayon_dag(pool: &rayon::ThreadPool, dag: &dyn Dag, body_ns: u64) {
-    let indeg: Vec<AtomicU32> = (0..dag.len()).map(|i| AtomicU32::new(dag.indegree(i))).collect();
-    fn go<'s>(s: &rayon::Scope<'s>, dag: &'s dyn Dag, indeg: &'s [AtomicU32], i: usize, body_ns: u64) {
+    let indeg: Vec<AtomicU32> = (0..dag.len())
+        .map(|i| AtomicU32::new(dag.indegree(i)))
+        .collect();
+    fn go<'s>(
+        s: &rayon::Scope<'s>,
+        dag: &'s dyn Dag,
+        indeg: &'s [AtomicU32],
+        i: usize,
+        body_ns: u64,
+    ) {
         spin(body_ns);
         let mut deps = Vec::with_capacity(2);
         dag.dependents(i, &mut deps);
@@ -185,9 +193,19 @@ fn rayon_tree(pool: &rayon::ThreadPool, nodes: usize, body_ns: u64) {
     pool.install(|| node(0, nodes, body_ns));
 }
 
-fn dag_row(name: &str, dag: &dyn Dag, body_ns: u64, threads: usize, reps: usize, is_tree: bool) -> BenchRow {
+fn dag_row(
+    name: &str,
+    dag: &dyn Dag,
+    body_ns: u64,
+    threads: usize,
+    reps: usize,
+    is_tree: bool,
+) -> BenchRow {
     let exec = Executor::with_workers(threads).expect("executor");
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("rayon pool");
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("rayon pool");
     let n = dag.len() as f64;
     let t0 = Instant::now();
     let graph = build_graph(dag, body_ns);
@@ -226,23 +244,35 @@ fn dag_row(name: &str, dag: &dyn Dag, body_ns: u64, threads: usize, reps: usize,
     }
 }
 
-/// The engine-frame workload: 1000 avatars of 5-20 µs animation work in batches of 25, 64 voice
+/// Avatars per animation job in the engine frame: 2 keeps every job under ~40 µs, the bound on
+/// how long a newly ready critical job can wait for a worker (jobs are not preempted).
+const AVATARS_PER_JOB: usize = 2;
+
+/// The engine-frame workload: 1000 avatars of 5-20 µs animation work in batches, 64 voice
 /// jobs then a mix, an environment parallel-for of 32 chunks, and one critical job injected
 /// mid-frame from another thread. Returns the row (frames x jobs as tasks).
 fn engine_frame_row(threads: usize, frames: usize, body_scale: f64) -> BenchRow {
     let exec = Executor::with_workers(threads).expect("executor");
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("rayon pool");
-    let avatar_ns: Arc<Vec<u64>> = Arc::new((0..1000u64).map(|i| ((5_000 + (i * 7919) % 15_000) as f64 * body_scale) as u64).collect());
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("rayon pool");
+    let avatar_ns: Arc<Vec<u64>> = Arc::new(
+        (0..1000u64)
+            .map(|i| ((5_000 + (i * 7919) % 15_000) as f64 * body_scale) as u64)
+            .collect(),
+    );
     let voice_ns = (8_000.0 * body_scale) as u64;
     let env_ns = (20_000.0 * body_scale) as u64;
     let done_anim = Arc::new(AtomicU64::new(0));
     let mut g = GraphBuilder::new();
     let mut anim = Vec::new();
-    for b in 0..40 {
+    let batches = 1000 / AVATARS_PER_JOB;
+    for b in 0..batches {
         let a = avatar_ns.clone();
         let d = done_anim.clone();
         anim.push(g.add(format!("animate[{b}]"), Priority::High, move |_| {
-            for i in b * 25..(b + 1) * 25 {
+            for i in b * AVATARS_PER_JOB..(b + 1) * AVATARS_PER_JOB {
                 spin(a[i]);
             }
             d.fetch_add(1, Relaxed);
@@ -288,7 +318,7 @@ fn engine_frame_row(threads: usize, frames: usize, body_scale: f64) -> BenchRow 
         let t = Instant::now();
         let h = exec.submit(&graph);
         // Inject mid-frame: once half the animation batches are done (every worker busy).
-        while done_anim.load(Relaxed) < 20 && !h.is_done() {
+        while done_anim.load(Relaxed) < (batches / 2) as u64 && !h.is_done() {
             std::hint::spin_loop();
         }
         let submitted = Instant::now();
@@ -311,8 +341,8 @@ fn engine_frame_row(threads: usize, frames: usize, body_scale: f64) -> BenchRow 
         let mut submitted = None;
         pool.scope(|s| {
             s.spawn(|_| {
-                (0..40usize).into_par_iter().for_each(|b| {
-                    for i in b * 25..(b + 1) * 25 {
+                (0..batches).into_par_iter().for_each(|b| {
+                    for i in b * AVATARS_PER_JOB..(b + 1) * AVATARS_PER_JOB {
                         spin(avatar_ns[i]);
                     }
                     done.fetch_add(1, Relaxed);
@@ -323,7 +353,7 @@ fn engine_frame_row(threads: usize, frames: usize, body_scale: f64) -> BenchRow 
                 spin(voice_ns);
             });
             s.spawn(|_| (0..32).into_par_iter().for_each(|_| spin(env_ns)));
-            while done.load(Relaxed) < 20 {
+            while done.load(Relaxed) < (batches / 2) as u64 {
                 std::hint::spin_loop();
             }
             submitted = Some(Instant::now());
@@ -331,7 +361,10 @@ fn engine_frame_row(threads: usize, frames: usize, body_scale: f64) -> BenchRow 
             s.spawn(move |_| *st.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now()));
         });
         rayon_frame_us.push(t.elapsed().as_secs_f64() * 1e6);
-        if let (Some(a), Some(b)) = (submitted, *started.lock().unwrap_or_else(|e| e.into_inner())) {
+        if let (Some(a), Some(b)) = (
+            submitted,
+            *started.lock().unwrap_or_else(|e| e.into_inner()),
+        ) {
             rayon_latency_us.push(b.saturating_duration_since(a).as_secs_f64() * 1e6);
         }
     }
@@ -351,13 +384,18 @@ fn engine_frame_row(threads: usize, frames: usize, body_scale: f64) -> BenchRow 
         frame_p99_us: Some(percentile(&mut frame_us, 0.99)),
         high_priority_p99_us: (!latency_us.is_empty()).then(|| percentile(&mut latency_us, 0.99)),
         rayon_frame_p50_us: Some(rp50),
-        rayon_high_priority_p99_us: (!rayon_latency_us.is_empty()).then(|| percentile(&mut rayon_latency_us, 0.99)),
+        rayon_high_priority_p99_us: (!rayon_latency_us.is_empty())
+            .then(|| percentile(&mut rayon_latency_us, 0.99)),
         ..Default::default()
     }
 }
 
 /// Run the whole suite. `quick` uses the small sizes only (well under two minutes on 2 cores).
-pub fn run_suite(threads: usize, quick: bool, mut progress: impl FnMut(&BenchRow)) -> Vec<BenchRow> {
+pub fn run_suite(
+    threads: usize,
+    quick: bool,
+    mut progress: impl FnMut(&BenchRow),
+) -> Vec<BenchRow> {
     let bodies: [u64; 3] = [0, 1_000, 10_000];
     let reps = if quick { 3 } else { 5 };
     let mut rows = Vec::new();
@@ -365,27 +403,69 @@ pub fn run_suite(threads: usize, quick: bool, mut progress: impl FnMut(&BenchRow
         progress(&r);
         rows.push(r);
     };
-    let wave_sizes: &[usize] = if quick { &[100, 256] } else { &[100, 256, 1024] };
-    let chain_sizes: &[usize] = if quick { &[10_000] } else { &[10_000, 1_000_000] };
-    let tree_sizes: &[usize] = if quick { &[1 << 16] } else { &[1 << 16, 1 << 20] };
+    let wave_sizes: &[usize] = if quick {
+        &[100, 256]
+    } else {
+        &[100, 256, 1024]
+    };
+    let chain_sizes: &[usize] = if quick {
+        &[10_000]
+    } else {
+        &[10_000, 1_000_000]
+    };
+    let tree_sizes: &[usize] = if quick {
+        &[1 << 16]
+    } else {
+        &[1 << 16, 1 << 20]
+    };
     for &body in &bodies {
         for &b in wave_sizes {
             // Keep the long runs affordable: 10 µs bodies on the 1024² wavefront take ~5 s a rep.
             let r = if b >= 1024 && body > 0 { 1 } else { reps };
-            push(dag_row(&format!("wavefront_{b}"), &Wavefront(b), body, threads, r, false), &mut rows);
+            push(
+                dag_row(
+                    &format!("wavefront_{b}"),
+                    &Wavefront(b),
+                    body,
+                    threads,
+                    r,
+                    false,
+                ),
+                &mut rows,
+            );
         }
         for &n in chain_sizes {
             let r = if n >= 1_000_000 && body > 0 { 1 } else { reps };
-            push(dag_row(&format!("chain_{n}"), &Chain(n), body, threads, r, false), &mut rows);
+            push(
+                dag_row(&format!("chain_{n}"), &Chain(n), body, threads, r, false),
+                &mut rows,
+            );
         }
         for &n in tree_sizes {
             let r = if n >= 1 << 20 && body > 0 { 1 } else { reps };
-            push(dag_row(&format!("tree_{n}"), &Tree(n), body, threads, r, true), &mut rows);
+            push(
+                dag_row(&format!("tree_{n}"), &Tree(n), body, threads, r, true),
+                &mut rows,
+            );
         }
     }
     // Scaling: wavefront 256 with ~1.5 µs bodies at 1 thread vs `threads`.
-    let one = dag_row("wavefront_256_scaling", &Wavefront(256), 1_500, 1, reps, false);
-    let mut many = dag_row("wavefront_256_scaling", &Wavefront(256), 1_500, threads, reps, false);
+    let one = dag_row(
+        "wavefront_256_scaling",
+        &Wavefront(256),
+        1_500,
+        1,
+        reps,
+        false,
+    );
+    let mut many = dag_row(
+        "wavefront_256_scaling",
+        &Wavefront(256),
+        1_500,
+        threads,
+        reps,
+        false,
+    );
     many.speedup_vs_1_thread = Some(one.tutti_ns_per_task / many.tutti_ns_per_task);
     push(many, &mut rows);
     let frames = if quick { 200 } else { 1000 };
@@ -396,9 +476,16 @@ pub fn run_suite(threads: usize, quick: bool, mut progress: impl FnMut(&BenchRow
 }
 
 /// A small fixed workload for the criterion bench: (tutti prebuilt run, rayon baseline).
-pub fn wavefront_pair(threads: usize, b: usize, body_ns: u64) -> (impl FnMut() -> Duration, impl FnMut() -> Duration) {
+pub fn wavefront_pair(
+    threads: usize,
+    b: usize,
+    body_ns: u64,
+) -> (impl FnMut() -> Duration, impl FnMut() -> Duration) {
     let exec = Executor::with_workers(threads).expect("executor");
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("pool");
     let graph = build_graph(&Wavefront(b), body_ns);
     let wave = Wavefront(b);
     (

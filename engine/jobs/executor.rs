@@ -180,7 +180,12 @@ impl Executor {
     /// Live counters (lock-free).
     pub fn metrics(&self) -> MetricsSnapshot {
         let queued = std::array::from_fn(|p| self.inner.queues[p].len());
-        self.inner.metrics.snapshot(self.inner.started, self.inner.workers, self.inner.limit(), queued)
+        self.inner.metrics.snapshot(
+            self.inner.started,
+            self.inner.workers,
+            self.inner.limit(),
+            queued,
+        )
     }
 
     /// Start a run of `graph` and return at once.
@@ -266,7 +271,10 @@ impl Inner {
 
     /// Jobs allowed to run at once: the adaptive limit, else the worker count.
     fn limit(&self) -> usize {
-        self.limiter.as_ref().map(|l| l.limit.load(Relaxed)).unwrap_or(self.workers)
+        self.limiter
+            .as_ref()
+            .map(|l| l.limit.load(Relaxed))
+            .unwrap_or(self.workers)
     }
 
     fn push(self: &Arc<Self>, task: Task, priority: u8) {
@@ -279,7 +287,10 @@ impl Inner {
         let limit = self.limit();
         let mut n = self.drainers.load(SeqCst);
         while n < limit {
-            match self.drainers.compare_exchange_weak(n, n + 1, SeqCst, SeqCst) {
+            match self
+                .drainers
+                .compare_exchange_weak(n, n + 1, SeqCst, SeqCst)
+            {
                 Ok(_) => {
                     let me = self.clone();
                     self.pool.spawn(move || me.drain());
@@ -330,7 +341,10 @@ impl Inner {
                 if n >= self.limit() {
                     return;
                 }
-                match self.drainers.compare_exchange_weak(n, n + 1, SeqCst, SeqCst) {
+                match self
+                    .drainers
+                    .compare_exchange_weak(n, n + 1, SeqCst, SeqCst)
+                {
                     Ok(_) => break,
                     Err(now) => n = now,
                 }
@@ -344,7 +358,12 @@ impl Inner {
     fn adapt(self: &Arc<Self>, lim: &Limiter) {
         let now = self.started.elapsed().as_nanos() as u64;
         let last = lim.last_ns.load(Relaxed);
-        if now.saturating_sub(last) < 20_000_000 || lim.last_ns.compare_exchange(last, now, AcqRel, Relaxed).is_err() {
+        if now.saturating_sub(last) < 20_000_000
+            || lim
+                .last_ns
+                .compare_exchange(last, now, AcqRel, Relaxed)
+                .is_err()
+        {
             return;
         }
         let busy = self.metrics.busy_ns();
@@ -364,24 +383,37 @@ impl Inner {
         let mut next = Some(first);
         while let Some(task) = next.take() {
             next = match task {
-                Task::Job(run, i) => self.execute_job(&run, JobRef::Graph(i), None).map(|j| Self::task(&run, j)),
+                Task::Job(run, i) => self
+                    .execute_job(&run, JobRef::Graph(i), None)
+                    .map(|j| Self::task(&run, j)),
                 Task::Child(run, i) => {
                     let child = run.child(i);
-                    self.execute_job(&run, JobRef::Child(i), Some(child)).map(|j| Self::task(&run, j))
+                    self.execute_job(&run, JobRef::Child(i), Some(child))
+                        .map(|j| Self::task(&run, j))
                 }
             };
         }
     }
 
     /// Run one attempt; returns a ready dependent to continue with inline.
-    fn execute_job(self: &Arc<Self>, run: &Arc<RunState>, job: JobRef, child: Option<Arc<Child>>) -> Option<JobRef> {
+    fn execute_job(
+        self: &Arc<Self>,
+        run: &Arc<RunState>,
+        job: JobRef,
+        child: Option<Arc<Child>>,
+    ) -> Option<JobRef> {
         let slot = Self::slot(run, &child, job);
         if slot.finished.load(Acquire) || slot.claimed.swap(true, AcqRel) {
             return None; // a stale duplicate (priority raise) or already taken
         }
         slot.queued.store(false, Relaxed);
         if run.cancelled.load(Relaxed) {
-            return self.finish(run, job, &child, JobStatus::Cancelled("the run was cancelled".into()));
+            return self.finish(
+                run,
+                job,
+                &child,
+                JobStatus::Cancelled("the run was cancelled".into()),
+            );
         }
         let attempt = slot.attempts.fetch_add(1, Relaxed) + 1;
         let t0 = run.now_ns();
@@ -396,7 +428,8 @@ impl Inner {
         let token = policy.timeout.map(|timeout| {
             let token = Arc::new(CancelToken::default());
             let t = token.clone();
-            self.timer.schedule(Instant::now() + timeout, move || t.time_out());
+            self.timer
+                .schedule(Instant::now() + timeout, move || t.time_out());
             token
         });
         let ctx = JobContext {
@@ -408,7 +441,10 @@ impl Inner {
         };
         let result = std::panic::catch_unwind(AssertUnwindSafe(|| match job {
             JobRef::Graph(i) => (run.graph.nodes[i].body)(&ctx),
-            JobRef::Child(_) => match child.as_ref().and_then(|c| c.body.lock().unwrap_or_else(|e| e.into_inner()).take()) {
+            JobRef::Child(_) => match child
+                .as_ref()
+                .and_then(|c| c.body.lock().unwrap_or_else(|e| e.into_inner()).take())
+            {
                 Some(body) => body(&ctx),
                 None => Ok(()),
             },
@@ -437,14 +473,16 @@ impl Inner {
             None => self.finish(run, job, &child, JobStatus::Ok),
             Some(e) if attempt <= policy.retries && !run.cancelled.load(Relaxed) => {
                 self.metrics.local().retried.fetch_add(1, Relaxed);
-                let unit = (self.hasher.hash_one((t0, attempt, &e)) >> 11) as f64 / (1u64 << 53) as f64;
+                let unit =
+                    (self.hasher.hash_one((t0, attempt, &e)) >> 11) as f64 / (1u64 << 53) as f64;
                 let delay = policy.backoff.delay(attempt, unit);
                 slot.claimed.store(false, Release);
                 let me = self.clone();
                 let task = Self::task(run, job);
                 let p = slot.priority.load(Relaxed);
                 // The waiting retry sits in the timer, not on a worker.
-                self.timer.schedule(Instant::now() + delay, move || me.push(task, p));
+                self.timer
+                    .schedule(Instant::now() + delay, move || me.push(task, p));
                 None
             }
             Some(e) => self.finish(run, job, &child, JobStatus::Failed(e)),
@@ -452,7 +490,13 @@ impl Inner {
     }
 
     /// Record a job's end, release or cancel its dependents; returns one dependent to run inline.
-    fn finish(self: &Arc<Self>, run: &Arc<RunState>, job: JobRef, child: &Option<Arc<Child>>, status: JobStatus) -> Option<JobRef> {
+    fn finish(
+        self: &Arc<Self>,
+        run: &Arc<RunState>,
+        job: JobRef,
+        child: &Option<Arc<Child>>,
+        status: JobStatus,
+    ) -> Option<JobRef> {
         let slot = Self::slot(run, child, job);
         if slot.finished.swap(true, AcqRel) {
             return None;
@@ -466,9 +510,15 @@ impl Inner {
         let ok = status == JobStatus::Ok;
         let reason = match (&status, job) {
             (JobStatus::Ok, _) | (_, JobRef::Child(_)) => String::new(),
-            (JobStatus::Failed(_), JobRef::Graph(i)) => format!("dependency {:?} failed", run.graph.nodes[i].name),
-            (JobStatus::TimedOut, JobRef::Graph(i)) => format!("dependency {:?} timed out", run.graph.nodes[i].name),
-            (JobStatus::Cancelled(_), JobRef::Graph(i)) => format!("dependency {:?} was cancelled", run.graph.nodes[i].name),
+            (JobStatus::Failed(_), JobRef::Graph(i)) => {
+                format!("dependency {:?} failed", run.graph.nodes[i].name)
+            }
+            (JobStatus::TimedOut, JobRef::Graph(i)) => {
+                format!("dependency {:?} timed out", run.graph.nodes[i].name)
+            }
+            (JobStatus::Cancelled(_), JobRef::Graph(i)) => {
+                format!("dependency {:?} was cancelled", run.graph.nodes[i].name)
+            }
         };
         let _ = slot.status.set(status);
         let mut inline = None;
@@ -481,7 +531,10 @@ impl Inner {
                     if run.slots[d].indeg.fetch_sub(1, AcqRel) == 1 {
                         match best {
                             None => best = Some(d),
-                            Some(b) if run.slots[d].priority.load(Relaxed) > run.slots[b].priority.load(Relaxed) => {
+                            Some(b)
+                                if run.slots[d].priority.load(Relaxed)
+                                    > run.slots[b].priority.load(Relaxed) =>
+                            {
                                 self.make_ready(run, JobRef::Graph(b));
                                 best = Some(d);
                             }
@@ -572,11 +625,18 @@ impl Inner {
         let job_report = |name: String, slot: &Slot, child: bool| JobReport {
             name,
             priority: Priority::from_index(slot.priority.load(Relaxed)),
-            status: slot.status.get().cloned().unwrap_or_else(|| JobStatus::Cancelled("never ran".into())),
+            status: slot
+                .status
+                .get()
+                .cloned()
+                .unwrap_or_else(|| JobStatus::Cancelled("never ran".into())),
             retries: slot.attempts.load(Relaxed).saturating_sub(1),
             run_time: Duration::from_nanos(slot.run_ns.load(Relaxed)),
             queue_wait: Duration::from_nanos(
-                slot.start_ns.load(Relaxed).saturating_sub(slot.ready_ns.load(Relaxed)) * u64::from(slot.start_ns.load(Relaxed) != 0),
+                slot.start_ns
+                    .load(Relaxed)
+                    .saturating_sub(slot.ready_ns.load(Relaxed))
+                    * u64::from(slot.start_ns.load(Relaxed) != 0),
             ),
             child,
         };
@@ -587,7 +647,12 @@ impl Inner {
             .zip(run.slots.iter())
             .map(|(n, s)| job_report(n.name.to_string(), s, false))
             .collect();
-        for c in run.children.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        for c in run
+            .children
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
             jobs.push(job_report(c.name.clone(), &c.slot, true));
         }
         RunReport {
@@ -614,10 +679,13 @@ impl RunHandle {
 
     /// Raise a job's priority (never lowers it). A queued job moves to the higher queue.
     pub fn raise_priority(&self, job: JobId, priority: Priority) {
-        let Some(slot) = self.run.slots.get(job.0) else { return };
+        let Some(slot) = self.run.slots.get(job.0) else {
+            return;
+        };
         let old = slot.priority.fetch_max(priority as u8, AcqRel);
         if (priority as u8) > old && slot.queued.load(Acquire) && !slot.claimed.load(Acquire) {
-            self.inner.push(Task::Job(self.run.clone(), job.0), priority as u8);
+            self.inner
+                .push(Task::Job(self.run.clone(), job.0), priority as u8);
         }
     }
 
@@ -634,7 +702,11 @@ impl RunHandle {
         } else {
             let mut done = self.run.done.lock().unwrap_or_else(|e| e.into_inner());
             while !*done {
-                done = self.run.done_cv.wait(done).unwrap_or_else(|e| e.into_inner());
+                done = self
+                    .run
+                    .done_cv
+                    .wait(done)
+                    .unwrap_or_else(|e| e.into_inner());
             }
         }
         self.inner.report(&self.run)

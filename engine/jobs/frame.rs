@@ -50,7 +50,12 @@ impl FrameGraph {
                 .get(first + count)
                 .map(|a| a.palette_offset as usize)
                 .unwrap_or(world.palette_len);
-            batches.push((first, count, palette_start, Mutex::new(vec![Mat4::IDENTITY; palette_end - palette_start])));
+            batches.push((
+                first,
+                count,
+                palette_start,
+                Mutex::new(vec![Mat4::IDENTITY; palette_end - palette_start]),
+            ));
             first += count;
         }
         let shared = Arc::new(Shared {
@@ -71,7 +76,8 @@ impl FrameGraph {
                 for a in &s.world.avatars[*first..first + count] {
                     let n = s.world.assets[a.asset].skeleton.bindings.len();
                     let at = a.palette_offset as usize - base;
-                    s.world.animate_avatar(a, t, &mut scratch, &mut out[at..at + n]);
+                    s.world
+                        .animate_avatar(a, t, &mut scratch, &mut out[at..at + n]);
                 }
                 Ok(())
             });
@@ -79,7 +85,11 @@ impl FrameGraph {
         let s = shared.clone();
         g.add("environment", Priority::Normal, move |_| {
             let env = &s.world.desc.environment;
-            let d = Vec3::new(env.sun_direction.0, env.sun_direction.1, env.sun_direction.2);
+            let d = Vec3::new(
+                env.sun_direction.0,
+                env.sun_direction.1,
+                env.sun_direction.2,
+            );
             *s.environment.lock().unwrap_or_else(|e| e.into_inner()) = EnvironmentFrame {
                 to_sun: (-d).normalize_or(Vec3::Y),
                 sun_color: Vec3::new(env.sun_color.0, env.sun_color.1, env.sun_color.2),
@@ -97,7 +107,9 @@ impl FrameGraph {
             Ok(())
         });
         Self {
-            graph: g.build().expect("the frame graph has no edges, so no cycle"),
+            graph: g
+                .build()
+                .expect("the frame graph has no edges, so no cycle"),
             shared,
         }
     }
@@ -108,7 +120,11 @@ impl FrameGraph {
     }
 
     /// Run one frame at scene time `time` and assemble the palettes.
-    pub fn run(&self, exec: &Executor, time: f32) -> Result<(FrameAnimation, EnvironmentFrame), String> {
+    pub fn run(
+        &self,
+        exec: &Executor,
+        time: f32,
+    ) -> Result<(FrameAnimation, EnvironmentFrame), String> {
         *self.shared.time.lock().unwrap_or_else(|e| e.into_inner()) = time;
         let report = exec.run(&self.graph);
         if let Some(bad) = report.jobs.iter().find(|j| j.status != JobStatus::Ok) {
@@ -119,7 +135,11 @@ impl FrameGraph {
             let out = out.lock().unwrap_or_else(|e| e.into_inner());
             palettes[*base..base + out.len()].copy_from_slice(&out);
         }
-        let env = *self.shared.environment.lock().unwrap_or_else(|e| e.into_inner());
+        let env = *self
+            .shared
+            .environment
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         Ok((FrameAnimation { time, palettes }, env))
     }
 }

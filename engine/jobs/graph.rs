@@ -58,7 +58,12 @@ impl GraphBuilder {
     }
 
     /// Add a job whose body is shared with other jobs (cheap for large graphs).
-    pub fn add_shared(&mut self, name: impl Into<Cow<'static, str>>, priority: Priority, body: JobFn) -> JobId {
+    pub fn add_shared(
+        &mut self,
+        name: impl Into<Cow<'static, str>>,
+        priority: Priority,
+        body: JobFn,
+    ) -> JobId {
         self.nodes.push(Node {
             name: name.into(),
             priority,
@@ -109,7 +114,12 @@ impl GraphBuilder {
             self.nodes[on].dependents.push(job);
         }
         if let Some(cycle) = find_cycle(&self.nodes) {
-            return Err(GraphError::Cycle(cycle.into_iter().map(|i| self.nodes[i].name.to_string()).collect()));
+            return Err(GraphError::Cycle(
+                cycle
+                    .into_iter()
+                    .map(|i| self.nodes[i].name.to_string())
+                    .collect(),
+            ));
         }
         let roots = (0..n).filter(|&i| self.nodes[i].deps.is_empty()).collect();
         Ok(JobGraph {

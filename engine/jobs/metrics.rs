@@ -26,7 +26,9 @@ pub(crate) struct Metrics {
 impl Metrics {
     pub fn new(workers: usize) -> Self {
         Self {
-            shards: (0..=workers).map(|_| CachePadded::new(Counters::default())).collect(),
+            shards: (0..=workers)
+                .map(|_| CachePadded::new(Counters::default()))
+                .collect(),
             submitted_runs: AtomicU64::new(0),
         }
     }
@@ -48,10 +50,20 @@ impl Metrics {
     }
 
     pub fn running(&self) -> usize {
-        self.shards.iter().map(|c| c.running.load(Relaxed)).sum::<i64>().max(0) as usize
+        self.shards
+            .iter()
+            .map(|c| c.running.load(Relaxed))
+            .sum::<i64>()
+            .max(0) as usize
     }
 
-    pub fn snapshot(&self, start: Instant, workers: usize, limit: usize, queued: [usize; 4]) -> MetricsSnapshot {
+    pub fn snapshot(
+        &self,
+        start: Instant,
+        workers: usize,
+        limit: usize,
+        queued: [usize; 4],
+    ) -> MetricsSnapshot {
         MetricsSnapshot {
             runs: self.submitted_runs.load(Relaxed),
             started: self.sum(|c| c.started.load(Relaxed)),

@@ -45,7 +45,12 @@ pub enum Priority {
 
 impl Priority {
     /// All levels, lowest first.
-    pub const ALL: [Priority; 4] = [Priority::Background, Priority::Normal, Priority::High, Priority::Critical];
+    pub const ALL: [Priority; 4] = [
+        Priority::Background,
+        Priority::Normal,
+        Priority::High,
+        Priority::Critical,
+    ];
 
     pub(crate) fn from_index(i: u8) -> Self {
         match i {

@@ -16,7 +16,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 type Item = Result<Box<dyn Any + Send>, (String, JobError)>;
-type StageFn = Arc<dyn Fn(Box<dyn Any + Send>) -> Result<Box<dyn Any + Send>, JobError> + Send + Sync>;
+type StageFn =
+    Arc<dyn Fn(Box<dyn Any + Send>) -> Result<Box<dyn Any + Send>, JobError> + Send + Sync>;
 
 struct StageDef {
     name: String,
@@ -76,7 +77,9 @@ impl<In: Send + 'static, Cur: Send + 'static> PipelineBuilder<In, Cur> {
     ) -> PipelineBuilder<In, N> {
         let f: StageFn = Arc::new(move |x: Box<dyn Any + Send>| match x.downcast::<Cur>() {
             Ok(v) => f(*v).map(|n| Box::new(n) as Box<dyn Any + Send>),
-            Err(_) => Err(JobError("pipeline stage received an item of the wrong type".into())),
+            Err(_) => Err(JobError(
+                "pipeline stage received an item of the wrong type".into(),
+            )),
         });
         self.stages.push(StageDef {
             name: name.into(),
@@ -151,7 +154,9 @@ impl State {
                 && !s.queues[st].is_empty()
                 && Self::occupancy(s, st + 1) < self.cap
             {
-                let Some((seq, item)) = s.queues[st].pop_front() else { break };
+                let Some((seq, item)) = s.queues[st].pop_front() else {
+                    break;
+                };
                 s.reserved[st + 1] += 1;
                 s.active[st] += 1;
                 s.max_active[st] = s.max_active[st].max(s.active[st]);
@@ -168,7 +173,9 @@ impl State {
             exec.pool().spawn(move || {
                 let stage = &me.stages[st];
                 let out = match item {
-                    Ok(v) => match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (stage.f)(v))) {
+                    Ok(v) => match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        (stage.f)(v)
+                    })) {
                         Ok(Ok(v)) => Ok(v),
                         Ok(Err(e)) => Err((stage.name.clone(), e)),
                         Err(_) => Err((stage.name.clone(), JobError("panicked".into()))),
@@ -270,7 +277,12 @@ impl<In: Send + 'static, Out: Send + 'static> Pipeline<In, Out> {
                 break;
             }
         }
-        let max_active = state.sched.lock().unwrap_or_else(|e| e.into_inner()).max_active.clone();
+        let max_active = state
+            .sched
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .max_active
+            .clone();
         PipelineStats {
             items: fed,
             max_in_flight,

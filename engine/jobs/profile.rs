@@ -83,7 +83,11 @@ impl ExecutorConfig {
 
     /// Workers this configuration asks for on this machine.
     pub fn worker_count(&self) -> usize {
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-        self.workers.unwrap_or_else(|| self.profile.workers(cores)).max(1)
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
+        self.workers
+            .unwrap_or_else(|| self.profile.workers(cores))
+            .max(1)
     }
 }

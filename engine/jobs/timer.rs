@@ -63,7 +63,9 @@ fn timer_loop(rx: Receiver<(Instant, Action)>) {
                 (e.action)();
             }
         }
-        let timeout = heap.peek().map(|Reverse(e)| e.at.saturating_duration_since(Instant::now()));
+        let timeout = heap
+            .peek()
+            .map(|Reverse(e)| e.at.saturating_duration_since(Instant::now()));
         let received = match timeout {
             Some(t) => select! {
                 recv(rx) -> m => m.ok(),

@@ -262,7 +262,10 @@ pub fn render_offscreen(
             .and_then(crate::jobs::Executor::new)
             .map_err(OffscreenError::Jobs)?,
     };
-    let worlds: Vec<std::sync::Arc<World>> = scenes.iter().map(|s| std::sync::Arc::new(s.world())).collect();
+    let worlds: Vec<std::sync::Arc<World>> = scenes
+        .iter()
+        .map(|s| std::sync::Arc::new(s.world()))
+        .collect();
     let plan = make_plan(&worlds, options.frames);
     let plan_path = out_dir.join("plan.json");
     if options.resume

@@ -15,14 +15,14 @@ use super::manifest::{ManifestEntry, sha256_hex};
 use super::plan::WorkItem;
 use super::writer::{Compression, encode_png_with, frame_path, write_atomic};
 use crate::gpu::GpuContext;
-use crate::render::{FrameRenderer, ReadbackSlot, SceneRenderer, TargetImage};
 use crate::jobs::Executor;
 use crate::jobs::frame::FrameGraph;
+use crate::render::{FrameRenderer, ReadbackSlot, SceneRenderer, TargetImage};
 use crate::scene::World;
-use std::sync::Arc;
 use crossbeam_channel::{Receiver, Sender};
 use std::collections::VecDeque;
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -197,7 +197,10 @@ pub(crate) fn device_worker(
                 break;
             };
             let t0 = Instant::now();
-            let anim = match state.frame_graph.run(cfg.executor, world.frame_time(item.frame)) {
+            let anim = match state
+                .frame_graph
+                .run(cfg.executor, world.frame_time(item.frame))
+            {
                 Ok((anim, _environment)) => anim,
                 Err(e) => {
                     state.free.push(slot);

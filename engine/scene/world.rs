@@ -143,13 +143,27 @@ impl World {
             .par_iter()
             .zip(slices.into_par_iter())
             .with_min_len(16)
-            .for_each_init(PoseScratch::default, |scratch, (a, out)| self.animate_avatar(a, time, scratch, out));
+            .for_each_init(PoseScratch::default, |scratch, (a, out)| {
+                self.animate_avatar(a, time, scratch, out)
+            });
         FrameAnimation { time, palettes }
     }
 
     /// Write one avatar's palette at scene time `time` into `out` (its binding count long).
-    pub fn animate_avatar(&self, a: &Avatar, time: f32, scratch: &mut PoseScratch, out: &mut [Mat4]) {
-        compute_palette(&self.assets[a.asset], a.clip, time * a.speed + a.phase, scratch, out);
+    pub fn animate_avatar(
+        &self,
+        a: &Avatar,
+        time: f32,
+        scratch: &mut PoseScratch,
+        out: &mut [Mat4],
+    ) {
+        compute_palette(
+            &self.assets[a.asset],
+            a.clip,
+            time * a.speed + a.phase,
+            scratch,
+            out,
+        );
     }
 }
 
