@@ -384,3 +384,44 @@ fn textured_asset_is_drawn_with_its_texture() {
     assert!(red > 200, "only {red} red pixels");
     assert!(other < red / 10, "{other} non-red lit pixels");
 }
+
+#[test]
+fn job_profiles_are_chosen_by_flag_or_environment_and_bad_values_explained() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let o = tutti(&["--profile", "turbo", "render", "--offscreen"], tmp.path());
+    assert!(
+        !o.status.success()
+            && stderr(&o).contains("conservative, balanced, performance, maximum or adaptive"),
+        "{}",
+        stderr(&o)
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_tutti"))
+        .args(["render", "--offscreen", "--frames", "0", "--adapters", "0"])
+        .current_dir(tmp.path())
+        .env("TUTTI_WORKERS", "zero")
+        .output()
+        .expect("runs");
+    assert!(
+        !o.status.success() && stderr(&o).contains("TUTTI_WORKERS"),
+        "{}",
+        stderr(&o)
+    );
+    for profile in ["conservative", "adaptive", "maximum"] {
+        let o = Command::new(env!("CARGO_BIN_EXE_tutti"))
+            .args([
+                "render",
+                "--offscreen",
+                "--frames",
+                "0..2",
+                "--adapters",
+                "0",
+                "--out",
+                profile,
+            ])
+            .current_dir(tmp.path())
+            .env("TUTTI_PROFILE", profile)
+            .output()
+            .expect("runs");
+        assert!(o.status.success(), "{profile}: {}", stderr(&o));
+    }
+}
