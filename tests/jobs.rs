@@ -191,7 +191,7 @@ fn retries_back_off_within_bounds_and_honour_the_count() {
             full / 2
         );
         assert!(
-            gap <= full + Duration::from_millis(40),
+            gap <= full + Duration::from_millis(150),
             "retry {}: waited {gap:?}, at most {full:?} plus scheduling",
             k + 1
         );
@@ -214,8 +214,8 @@ fn waiting_retries_do_not_occupy_workers() {
         JobPolicy {
             retries: 1,
             backoff: Backoff {
-                base: Duration::from_millis(300),
-                max: Duration::from_millis(300),
+                base: Duration::from_millis(1500),
+                max: Duration::from_millis(1500),
                 jitter: 0.0,
             },
             timeout: None,
@@ -233,7 +233,7 @@ fn waiting_retries_do_not_occupy_workers() {
     assert!(report.ok());
     let other_done = done.lock().unwrap().expect("ran") - start;
     assert!(
-        other_done < Duration::from_millis(200),
+        other_done < Duration::from_millis(1000),
         "the single worker was blocked by a waiting retry: {other_done:?}"
     );
 }
@@ -454,9 +454,15 @@ fn reports_and_live_metrics() {
         );
     }
     let handle = exec.submit(&g.build().expect("graph"));
-    std::thread::sleep(Duration::from_millis(5));
-    let live = exec.metrics();
-    assert!(live.started > 0 && !handle.is_done());
+    // Live counters are readable while the run goes on.
+    let mut seen_running = false;
+    while !handle.is_done() {
+        let live = exec.metrics();
+        assert!(live.completed <= 200 && live.running <= 2);
+        seen_running |= live.started > 0 && live.completed < 200;
+        std::thread::sleep(Duration::from_micros(500));
+    }
+    assert!(seen_running, "never observed the run in progress");
     let report = handle.wait();
     assert!(report.ok());
     assert!(report.jobs_per_sec() > 0.0);
