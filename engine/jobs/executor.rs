@@ -379,19 +379,23 @@ impl Inner {
         }
     }
 
+    /// Run a task and then every dependent handed back for inline continuation, reusing the
+    /// run reference and the previous job's end time as the next one's start.
     fn execute(self: &Arc<Self>, first: Task) {
-        let mut next = Some(first);
-        while let Some(task) = next.take() {
-            next = match task {
-                Task::Job(run, i) => self
-                    .execute_job(&run, JobRef::Graph(i), None)
-                    .map(|j| Self::task(&run, j)),
-                Task::Child(run, i) => {
-                    let child = run.child(i);
-                    self.execute_job(&run, JobRef::Child(i), Some(child))
-                        .map(|j| Self::task(&run, j))
-                }
+        let (run, mut job) = match first {
+            Task::Job(run, i) => (run, JobRef::Graph(i)),
+            Task::Child(run, i) => (run, JobRef::Child(i)),
+        };
+        let mut now = None;
+        loop {
+            let child = match job {
+                JobRef::Child(i) => Some(run.child(i)),
+                JobRef::Graph(_) => None,
             };
+            match self.execute_job(&run, job, child, &mut now) {
+                Some(next) => job = next,
+                None => return,
+            }
         }
     }
 
@@ -401,6 +405,7 @@ impl Inner {
         run: &Arc<RunState>,
         job: JobRef,
         child: Option<Arc<Child>>,
+        now: &mut Option<u64>,
     ) -> Option<JobRef> {
         let slot = Self::slot(run, &child, job);
         if slot.finished.load(Acquire) || slot.claimed.swap(true, AcqRel) {
@@ -413,10 +418,11 @@ impl Inner {
                 job,
                 &child,
                 JobStatus::Cancelled("the run was cancelled".into()),
+                run.now_ns(),
             );
         }
         let attempt = slot.attempts.fetch_add(1, Relaxed) + 1;
-        let t0 = run.now_ns();
+        let t0 = now.take().unwrap_or_else(|| run.now_ns());
         let _ = slot.start_ns.compare_exchange(0, t0, Relaxed, Relaxed);
         let counters = self.metrics.local();
         counters.started.fetch_add(1, Relaxed);
@@ -449,7 +455,9 @@ impl Inner {
                 None => Ok(()),
             },
         }));
-        let elapsed = run.now_ns() - t0;
+        let end = run.now_ns();
+        *now = Some(end);
+        let elapsed = end - t0;
         slot.run_ns.fetch_add(elapsed, Relaxed);
         let counters = self.metrics.local();
         counters.busy_ns.fetch_add(elapsed, Relaxed);
@@ -467,10 +475,10 @@ impl Inner {
             )),
         };
         if token.as_ref().is_some_and(|t| t.timed_out()) {
-            return self.finish(run, job, &child, JobStatus::TimedOut);
+            return self.finish(run, job, &child, JobStatus::TimedOut, end);
         }
         match error {
-            None => self.finish(run, job, &child, JobStatus::Ok),
+            None => self.finish(run, job, &child, JobStatus::Ok, end),
             Some(e) if attempt <= policy.retries && !run.cancelled.load(Relaxed) => {
                 self.metrics.local().retried.fetch_add(1, Relaxed);
                 let unit =
@@ -485,7 +493,7 @@ impl Inner {
                     .schedule(Instant::now() + delay, move || me.push(task, p));
                 None
             }
-            Some(e) => self.finish(run, job, &child, JobStatus::Failed(e)),
+            Some(e) => self.finish(run, job, &child, JobStatus::Failed(e), end),
         }
     }
 
@@ -496,6 +504,7 @@ impl Inner {
         job: JobRef,
         child: &Option<Arc<Child>>,
         status: JobStatus,
+        at: u64,
     ) -> Option<JobRef> {
         let slot = Self::slot(run, child, job);
         if slot.finished.swap(true, AcqRel) {
@@ -549,7 +558,8 @@ impl Inner {
                 if self.higher_waiting(run.slots[d].priority.load(Relaxed)) {
                     self.make_ready(run, JobRef::Graph(d));
                 } else {
-                    run.slots[d].ready_ns.store(run.now_ns(), Relaxed);
+                    // Ready now; the caller starts it at once with the same timestamp.
+                    run.slots[d].ready_ns.store(at, Relaxed);
                     inline = Some(JobRef::Graph(d));
                 }
             }
