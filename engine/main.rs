@@ -236,6 +236,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 asset.skeleton.nodes.len(),
                 asset.clip_names()
             );
+            let lods: Vec<String> = asset
+                .lods()
+                .iter()
+                .map(|l| format!("{} (error {:.4})", l.triangle_count(), l.error))
+                .collect();
+            println!("LOD chain (triangles): {}", lods.join(" / "));
             Ok(ExitCode::SUCCESS)
         }
         Command::Manifest {

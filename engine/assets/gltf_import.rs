@@ -230,6 +230,7 @@ impl Importer {
             mesh,
             skeleton,
             clips,
+            lod_cache: Default::default(),
         })
     }
 

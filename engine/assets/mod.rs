@@ -12,6 +12,7 @@
 mod glb_export;
 mod gltf_import;
 mod library;
+pub mod lod;
 pub mod procedural;
 
 pub use glb_export::export_glb;
@@ -211,7 +212,7 @@ pub struct Clip {
 }
 
 /// A skinned vertex in mesh space.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct SkinVertex {
     /// Position.
     pub position: Vec3,
@@ -299,9 +300,17 @@ pub struct Asset {
     pub skeleton: Skeleton,
     /// Animation clips.
     pub clips: Vec<Clip>,
+    /// LOD chain, built on first use by [`Asset::lods`] and then shared.
+    pub lod_cache: std::sync::OnceLock<Vec<lod::LodLevel>>,
 }
 
 impl Asset {
+    /// The asset's LOD chain (built with meshoptimizer on first call, then cached).
+    pub fn lods(&self) -> &[lod::LodLevel] {
+        self.lod_cache
+            .get_or_init(|| lod::build_lod_chain(&self.mesh))
+    }
+
     /// Index of the clip with this name.
     pub fn clip_index(&self, name: &str) -> Option<usize> {
         self.clips.iter().position(|c| c.name == name)

@@ -242,6 +242,7 @@ pub fn humanoid(detail: Detail) -> Asset {
         mesh: body_mesh(detail.segments()),
         skeleton: skeleton(),
         clips: vec![walk_clip(), idle_clip()],
+        lod_cache: Default::default(),
     }
 }
 
