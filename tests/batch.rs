@@ -3,19 +3,10 @@
 
 mod common;
 
+use common::{tutti as run, tutti_cmd};
 use std::collections::HashSet;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-
-fn tutti_cmd(args: &[&str], cwd: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tutti"));
-    c.args(args).current_dir(cwd).env("RUST_LOG", "warn");
-    c
-}
-
-fn run(args: &[&str], cwd: &Path) -> Output {
-    tutti_cmd(args, cwd).output().expect("tutti runs")
-}
+use std::process::{Output, Stdio};
 
 fn ok(o: &Output) {
     assert!(
@@ -38,6 +29,18 @@ fn verify_all(dir: &Path, entries: &[tutti::offscreen::ManifestEntry]) {
     assert_eq!(keys.len(), entries.len(), "duplicate manifest entries");
 }
 
+/// The default scene, frames 0..40, on every adapter, into `out`.
+const FORTY_FRAMES_ON_ALL: &[&str] = &[
+    "render",
+    "--offscreen",
+    "--out",
+    "out",
+    "--frames",
+    "0..40",
+    "--adapters",
+    "all",
+];
+
 fn both_adapters() -> bool {
     common::software_adapters().len() == 2
 }
@@ -49,18 +52,7 @@ fn two_adapter_batch_writes_every_file_and_both_adapters_take_part() {
     }
     let tmp = tempfile::tempdir().expect("tmp");
     let o = run(
-        &[
-            "render",
-            "--offscreen",
-            "--out",
-            "out",
-            "--frames",
-            "0..40",
-            "--adapters",
-            "all",
-            "--report",
-            "report.json",
-        ],
+        &[FORTY_FRAMES_ON_ALL, &["--report", "report.json"]].concat(),
         tmp.path(),
     );
     ok(&o);
@@ -90,22 +82,10 @@ fn injected_device_loss_still_delivers_every_frame() {
         return;
     }
     let tmp = tempfile::tempdir().expect("tmp");
-    let o = tutti_cmd(
-        &[
-            "render",
-            "--offscreen",
-            "--out",
-            "out",
-            "--frames",
-            "0..40",
-            "--adapters",
-            "all",
-        ],
-        tmp.path(),
-    )
-    .env("TUTTI_FAULT_DEVICE_LOST", "0@3")
-    .output()
-    .expect("runs");
+    let o = tutti_cmd(FORTY_FRAMES_ON_ALL, tmp.path())
+        .env("TUTTI_FAULT_DEVICE_LOST", "0@3")
+        .output()
+        .expect("tutti runs");
     ok(&o);
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(
@@ -144,7 +124,7 @@ fn every_adapter_lost_fails_with_a_summary() {
     )
     .env("TUTTI_FAULT_DEVICE_LOST", "0@2")
     .output()
-    .expect("runs");
+    .expect("tutti runs");
     assert!(!o.status.success());
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(

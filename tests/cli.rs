@@ -2,21 +2,9 @@
 
 mod common;
 
+use common::{stderr, tutti, tutti_cmd};
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn tutti(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tutti"))
-        .args(args)
-        .current_dir(cwd)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("tutti runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use std::process::Output;
 
 fn files_under(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
@@ -316,12 +304,10 @@ fn avatar_export_writes_a_loadable_glb() {
 fn no_adapter_at_all_explains_how_to_get_a_software_one() {
     let tmp = tempfile::tempdir().expect("tmp");
     // Linux has no Metal: with only that backend enabled wgpu finds nothing.
-    let o = Command::new(env!("CARGO_BIN_EXE_tutti"))
-        .args(["render", "--offscreen", "--frames", "0"])
-        .current_dir(tmp.path())
+    let o = tutti_cmd(&["render", "--offscreen", "--frames", "0"], tmp.path())
         .env("WGPU_BACKEND", "metal")
         .output()
-        .expect("runs");
+        .expect("tutti runs");
     let e = stderr(&o);
     assert!(!o.status.success());
     assert!(
@@ -395,20 +381,21 @@ fn job_profiles_are_chosen_by_flag_or_environment_and_bad_values_explained() {
         "{}",
         stderr(&o)
     );
-    let o = Command::new(env!("CARGO_BIN_EXE_tutti"))
-        .args(["render", "--offscreen", "--frames", "0", "--adapters", "0"])
-        .current_dir(tmp.path())
-        .env("TUTTI_WORKERS", "zero")
-        .output()
-        .expect("runs");
+    let o = tutti_cmd(
+        &["render", "--offscreen", "--frames", "0", "--adapters", "0"],
+        tmp.path(),
+    )
+    .env("TUTTI_WORKERS", "zero")
+    .output()
+    .expect("tutti runs");
     assert!(
         !o.status.success() && stderr(&o).contains("TUTTI_WORKERS"),
         "{}",
         stderr(&o)
     );
     for profile in ["conservative", "adaptive", "maximum"] {
-        let o = Command::new(env!("CARGO_BIN_EXE_tutti"))
-            .args([
+        let o = tutti_cmd(
+            &[
                 "render",
                 "--offscreen",
                 "--frames",
@@ -417,11 +404,12 @@ fn job_profiles_are_chosen_by_flag_or_environment_and_bad_values_explained() {
                 "0",
                 "--out",
                 profile,
-            ])
-            .current_dir(tmp.path())
-            .env("TUTTI_PROFILE", profile)
-            .output()
-            .expect("runs");
+            ],
+            tmp.path(),
+        )
+        .env("TUTTI_PROFILE", profile)
+        .output()
+        .expect("tutti runs");
         assert!(o.status.success(), "{profile}: {}", stderr(&o));
     }
 }

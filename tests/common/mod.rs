@@ -2,7 +2,8 @@
 //! test, and golden-image comparison.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 use std::sync::OnceLock;
 use tutti::gpu::{Discovery, GpuContext};
 
@@ -154,4 +155,21 @@ pub fn covered_fraction(rgba: &[u8]) -> f64 {
         .filter(|p| (0..3).any(|k| p[k].abs_diff(sky[k]) > 8))
         .count();
     covered as f64 / (rgba.len() / 4) as f64
+}
+
+/// The `tutti` binary with arguments, run in `cwd`, logging only warnings.
+pub fn tutti_cmd(args: &[&str], cwd: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_tutti"));
+    c.args(args).current_dir(cwd).env("RUST_LOG", "warn");
+    c
+}
+
+/// Run the `tutti` binary and collect its output.
+pub fn tutti(args: &[&str], cwd: &Path) -> Output {
+    tutti_cmd(args, cwd).output().expect("tutti runs")
+}
+
+/// A process's stderr as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
 }
