@@ -7,7 +7,7 @@ mod readback;
 
 pub use adapters::{AdapterEntry, AdapterSpec, AdapterStatus, Discovery, NO_ADAPTER_HELP};
 pub use context::GpuContext;
-pub use readback::{ReadbackError, read_texture_rgba8};
+pub use readback::ReadbackError;
 
 /// Errors from adapter discovery, selection and device work.
 #[derive(Debug, thiserror::Error)]

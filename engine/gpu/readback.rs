@@ -87,26 +87,3 @@ pub fn unpad_rows(data: &[u8], width: u32, height: u32) -> Vec<u8> {
     }
     out
 }
-
-/// Copy an RGBA8 texture to the CPU (one-shot; the frame renderer keeps its own staging buffers).
-pub fn read_texture_rgba8(
-    ctx: &GpuContext,
-    texture: &wgpu::Texture,
-) -> Result<Vec<u8>, ReadbackError> {
-    let size = texture.size();
-    let staging = ctx.device.create_buffer(&wgpu::BufferDescriptor {
-        label: Some("readback::staging"),
-        size: u64::from(padded_row_bytes(size.width)) * u64::from(size.height),
-        usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ,
-        mapped_at_creation: false,
-    });
-    let mut encoder = ctx
-        .device
-        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-            label: Some("readback::encoder"),
-        });
-    encode_texture_copy(&mut encoder, texture, &staging);
-    ctx.queue.submit([encoder.finish()]);
-    let data = read_buffer(ctx, &staging)?;
-    Ok(unpad_rows(&data, size.width, size.height))
-}

@@ -83,9 +83,10 @@ pub(crate) struct RunState {
     cancelled: AtomicBool,
     start: Instant,
     end_ns: AtomicU64,
-    done: Mutex<bool>,
-    done_cv: Condvar,
+    /// True once every job has ended; `done_lock` + `done_cv` wake threads waiting outside the pool.
     done_flag: AtomicBool,
+    done_lock: Mutex<()>,
+    done_cv: Condvar,
 }
 
 impl RunState {
@@ -226,9 +227,9 @@ impl Inner {
             cancelled: AtomicBool::new(false),
             start: Instant::now(),
             end_ns: AtomicU64::new(0),
-            done: Mutex::new(false),
-            done_cv: Condvar::new(),
             done_flag: AtomicBool::new(false),
+            done_lock: Mutex::new(()),
+            done_cv: Condvar::new(),
         });
         if graph.is_empty() {
             self.complete(&run);
@@ -598,8 +599,7 @@ impl Inner {
 
     fn complete(&self, run: &RunState) {
         run.end_ns.store(run.now_ns(), Relaxed);
-        let mut done = run.done.lock().unwrap_or_else(|e| e.into_inner());
-        *done = true;
+        let _guard = run.done_lock.lock().unwrap_or_else(|e| e.into_inner());
         run.done_flag.store(true, Release);
         run.done_cv.notify_all();
     }
@@ -710,12 +710,12 @@ impl RunHandle {
             let run = self.run.clone();
             self.inner.help_until(move || run.done_flag.load(Acquire));
         } else {
-            let mut done = self.run.done.lock().unwrap_or_else(|e| e.into_inner());
-            while !*done {
-                done = self
+            let mut guard = self.run.done_lock.lock().unwrap_or_else(|e| e.into_inner());
+            while !self.run.done_flag.load(Acquire) {
+                guard = self
                     .run
                     .done_cv
-                    .wait(done)
+                    .wait(guard)
                     .unwrap_or_else(|e| e.into_inner());
             }
         }
@@ -733,7 +733,7 @@ pub struct JobContext<'a> {
 }
 
 impl JobContext<'_> {
-    /// This job's id (child jobs report the id of the graph job that spawned them, or 0).
+    /// This job's id in its graph (`JobId(usize::MAX)` for a child spawned at run time).
     pub fn job(&self) -> JobId {
         match self.job {
             JobRef::Graph(i) => JobId(i),

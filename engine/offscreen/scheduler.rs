@@ -323,40 +323,29 @@ fn spawn_encode(
     let adapter = adapter.to_string();
     let device = cfg.device;
     let token = cfg.tokens.0.clone();
-    let failure_scene = world.desc.name.clone();
     cfg.executor.pool().spawn(move || {
         use rayon::prelude::*;
+        let fail = |message: String, fatal: bool| {
+            let failure = Failure {
+                scene: scene.clone(),
+                frame: Some(item.frame),
+                adapter: adapter.clone(),
+                message,
+            };
+            let _ = tx.send(Event::Failed { failure, fatal });
+        };
         images.into_par_iter().for_each(|img| {
             let path = frame_path(&out_dir, &scene, &img.name, item.frame);
             let t0 = Instant::now();
             let png = match encode_png_with(img.width, img.height, &img.rgba, compression) {
                 Ok(png) => png,
-                Err(message) => {
-                    let _ = tx.send(Event::Failed {
-                        failure: Failure {
-                            scene: failure_scene.clone(),
-                            frame: Some(item.frame),
-                            adapter: adapter.clone(),
-                            message,
-                        },
-                        fatal: false,
-                    });
-                    return;
-                }
+                Err(message) => return fail(message, false),
             };
             let encode_ms = ms(t0.elapsed());
             let t1 = Instant::now();
             if let Err(e) = write_atomic(&path, &png) {
-                let _ = tx.send(Event::Failed {
-                    failure: Failure {
-                        scene: failure_scene.clone(),
-                        frame: Some(item.frame),
-                        adapter: adapter.clone(),
-                        message: e.to_string(),
-                    },
-                    fatal: true,
-                });
-                return;
+                // A disk error stops the whole run.
+                return fail(e.to_string(), true);
             }
             let write_ms = ms(t1.elapsed());
             let rel = path
