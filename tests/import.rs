@@ -120,7 +120,9 @@ fn exported_procedural_avatar_loads_back_identically() {
         let glb = export_glb(&original).expect("export");
         let back = import_gltf_slice(&glb, "back", Path::new("back.glb"), None).expect("re-import");
         assert_eq!(back.mesh.vertices.len(), original.mesh.vertices.len());
-        assert_eq!(back.mesh.indices, original.mesh.indices);
+        // Vertex numbering may differ (each asset orders its vertices for its LOD chain), but
+        // the triangles, in order, are the same: compared below through their skinned corners.
+        assert_eq!(back.mesh.indices.len(), original.mesh.indices.len());
         assert_eq!(back.mesh.submeshes.len(), original.mesh.submeshes.len());
         assert_eq!(
             back.clips
@@ -139,10 +141,12 @@ fn exported_procedural_avatar_loads_back_identically() {
             compute_palette(&back, Some(clip), t, &mut s, &mut pb);
             let a = skin_cpu(&original.mesh, &pa, glam::Mat4::IDENTITY);
             let b = skin_cpu(&back.mesh, &pb, glam::Mat4::IDENTITY);
-            let worst = a
+            let worst = original
+                .mesh
+                .indices
                 .iter()
-                .zip(&b)
-                .map(|(x, y)| (x.0 - y.0).length())
+                .zip(&back.mesh.indices)
+                .map(|(&i, &j)| (a[i as usize].0 - b[j as usize].0).length())
                 .fold(0.0f32, f32::max);
             assert!(
                 worst < 1e-4,

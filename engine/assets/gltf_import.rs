@@ -225,13 +225,7 @@ impl Importer {
         }
 
         let clips = self.clips(doc, &node_map, get)?;
-        Ok(Asset {
-            name: name.to_string(),
-            mesh,
-            skeleton,
-            clips,
-            lod_cache: Default::default(),
-        })
+        Ok(Asset::new(name.to_string(), mesh, skeleton, clips))
     }
 
     /// Read one primitive's vertices (positions, normals, UVs, joints mapped to bindings, weights).

@@ -3,10 +3,19 @@
 //! list, so skin attributes (joints, weights) and UVs are preserved as they are. Index order is
 //! optimised for the vertex cache and the vertex list for fetch locality.
 //!
-//! Built once per asset (the [`super::AssetLibrary`] caches the asset), shared by every scene and
-//! device. The renderer does not select levels yet: GPU LOD selection is the next step.
+//! The chain is built with the asset ([`super::Asset::new`]) and shared by every scene and device
+//! through the [`super::AssetLibrary`]. Every level is simplified from the one before, so the
+//! vertices a level uses are a subset of those of the level before. [`build_nested_chain`]
+//! renumbers the vertices so that these sets are prefixes of the vertex list: level `l` uses
+//! vertices `0 .. levels[l].vertex_count`. Triangle order and vertex values are unchanged, so
+//! level 0 rasterises exactly as the mesh did before renumbering.
+//!
+//! The renderer picks a level per avatar and target from the projected size of
+//! [`LodLevel::model_error`] (see `render::cull_lod`).
 
-use super::{MeshAsset, Submesh};
+use super::{Asset, MeshAsset, Submesh};
+use glam::Vec3;
+use rayon::prelude::*;
 
 /// Target triangle fractions of the levels.
 pub const LOD_RATIOS: [f32; 4] = [1.0, 0.5, 0.25, 0.125];
@@ -22,6 +31,11 @@ pub struct LodLevel {
     pub submeshes: Vec<Submesh>,
     /// Simplification error reached, relative to the mesh extent (0 for level 0).
     pub error: f32,
+    /// The same error in model-space units (`error` × meshoptimizer's scale of the mesh).
+    pub model_error: f32,
+    /// Vertices this level uses: a prefix `0 .. vertex_count` of the asset's vertex list once the
+    /// chain is built by [`build_nested_chain`] (before that, the whole list).
+    pub vertex_count: u32,
 }
 
 impl LodLevel {
@@ -57,10 +71,17 @@ pub fn build_lod_chain(mesh: &MeshAsset) -> Vec<LodLevel> {
         .map(|v| v.position.to_array())
         .collect();
     let n = positions.len();
+    let scale = if n == 0 {
+        0.0
+    } else {
+        meshopt::simplify_scale_decoder(&positions)
+    };
     let mut levels: Vec<LodLevel> = vec![LodLevel {
         indices: mesh.indices.clone(),
         submeshes: mesh.submeshes.clone(),
         error: 0.0,
+        model_error: 0.0,
+        vertex_count: n as u32,
     }];
     for &ratio in &LOD_RATIOS[1..] {
         let prev = levels.last().cloned().unwrap_or_else(|| levels[0].clone());
@@ -98,13 +119,106 @@ pub fn build_lod_chain(mesh: &MeshAsset) -> Vec<LodLevel> {
             });
             indices.extend(optimized);
         }
+        let error = worst.max(prev.error);
         levels.push(LodLevel {
             indices,
             submeshes,
-            error: worst.max(prev.error),
+            error,
+            model_error: error * scale,
+            vertex_count: n as u32,
         });
     }
     levels
+}
+
+/// Build the chain of `mesh` and renumber its vertices so that each level uses a prefix of the
+/// vertex list (the coarsest level's vertices first). Vertices no triangle uses go last and
+/// belong to no level. The mesh draws the same triangles, in the same order, afterwards.
+pub fn build_nested_chain(mesh: &mut MeshAsset) -> Vec<LodLevel> {
+    let mut levels = build_lod_chain(mesh);
+    let n = mesh.vertices.len();
+    // Coarsest level using each vertex (levels are nested: each is simplified from the last).
+    let mut coarsest = vec![-1i32; n];
+    for (l, level) in levels.iter().enumerate() {
+        for &i in &level.indices {
+            coarsest[i as usize] = l as i32;
+        }
+    }
+    let mut order: Vec<u32> = (0..n as u32).collect();
+    order.sort_by_key(|&v| std::cmp::Reverse(coarsest[v as usize]));
+    let mut remap = vec![0u32; n];
+    for (new, &old) in order.iter().enumerate() {
+        remap[old as usize] = new as u32;
+    }
+    mesh.vertices = order.iter().map(|&v| mesh.vertices[v as usize]).collect();
+    for i in &mut mesh.indices {
+        *i = remap[*i as usize];
+    }
+    for (l, level) in levels.iter_mut().enumerate() {
+        for i in &mut level.indices {
+            *i = remap[*i as usize];
+        }
+        level.vertex_count = coarsest.iter().filter(|&&c| c >= l as i32).count() as u32;
+    }
+    levels
+}
+
+/// A model-space bounding sphere.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bounds {
+    /// Centre.
+    pub center: Vec3,
+    /// Radius.
+    pub radius: f32,
+}
+
+/// Poses sampled per clip by [`animated_bounds`].
+pub const BOUNDS_SAMPLES: usize = 32;
+/// Relative margin [`animated_bounds`] adds for poses between samples.
+pub const BOUNDS_MARGIN: f32 = 0.05;
+
+/// A sphere holding every skinned vertex of `asset` in its rest pose and in every clip, sampled
+/// [`BOUNDS_SAMPLES`] times per clip, grown by [`BOUNDS_MARGIN`] for the poses between samples.
+/// Centred on the rest pose's bounding box.
+pub fn animated_bounds(asset: &Asset) -> Bounds {
+    use crate::anim::{PoseScratch, compute_palette, skin_cpu};
+    let bindings = asset.skeleton.bindings.len();
+    let skinned = |clip: Option<usize>, t: f32| {
+        let mut palette = vec![glam::Mat4::IDENTITY; bindings];
+        compute_palette(asset, clip, t, &mut PoseScratch::default(), &mut palette);
+        skin_cpu(&asset.mesh, &palette, glam::Mat4::IDENTITY)
+    };
+    let rest = skinned(None, 0.0);
+    let (lo, hi) = rest.iter().fold(
+        (Vec3::splat(f32::MAX), Vec3::splat(f32::MIN)),
+        |(lo, hi), (p, _)| (lo.min(*p), hi.max(*p)),
+    );
+    if rest.is_empty() {
+        return Bounds {
+            center: Vec3::ZERO,
+            radius: 0.0,
+        };
+    }
+    let center = (lo + hi) * 0.5;
+    let mut poses: Vec<(Option<usize>, f32)> = vec![(None, 0.0)];
+    for (c, clip) in asset.clips.iter().enumerate() {
+        for k in 0..BOUNDS_SAMPLES {
+            poses.push((Some(c), clip.duration * k as f32 / BOUNDS_SAMPLES as f32));
+        }
+    }
+    let radius = poses
+        .par_iter()
+        .map(|&(clip, t)| {
+            skinned(clip, t)
+                .iter()
+                .map(|(p, _)| p.distance(center))
+                .fold(0.0f32, f32::max)
+        })
+        .reduce(|| 0.0, f32::max);
+    Bounds {
+        center,
+        radius: radius * (1.0 + BOUNDS_MARGIN),
+    }
 }
 
 #[cfg(test)]
@@ -164,7 +278,7 @@ mod asset_tests {
     use crate::assets::{AssetLibrary, AssetRef};
 
     #[test]
-    fn assets_share_one_lazily_built_chain() {
+    fn assets_share_one_chain_with_nested_vertex_prefixes() {
         let lib = AssetLibrary::new();
         let a = lib.load(&AssetRef::Builtin("RiggedFigure")).expect("asset");
         let b = lib.load(&AssetRef::Builtin("RiggedFigure")).expect("asset");
@@ -173,6 +287,18 @@ mod asset_tests {
             "one chain per asset"
         );
         assert_eq!(a.lods()[0].indices, a.mesh.indices);
+        for h in [
+            lib.load(&AssetRef::Builtin("RiggedSimple")).expect("asset"),
+            lib.load(&AssetRef::Humanoid(crate::assets::procedural::Detail::High))
+                .expect("asset"),
+        ] {
+            let lods = h.lods();
+            assert!(lods.windows(2).all(|w| w[1].vertex_count <= w[0].vertex_count));
+            for l in lods {
+                let used = l.indices.iter().copied().max().map_or(0, |m| m + 1);
+                assert!(used <= l.vertex_count, "{}: level uses vertex {used}", h.name);
+            }
+        }
         // Skin attributes are preserved: every level indexes the same skinned vertices.
         assert!(a.lods().iter().all(|l| {
             l.indices

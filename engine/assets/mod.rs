@@ -300,18 +300,41 @@ pub struct Asset {
     pub skeleton: Skeleton,
     /// Animation clips.
     pub clips: Vec<Clip>,
-    /// LOD chain, built on first use by [`Asset::lods`] and then shared.
-    pub lod_cache: std::sync::OnceLock<Vec<lod::LodLevel>>,
+    /// LOD chain (level 0 is the full mesh), built with the asset by [`Asset::new`].
+    lods: Vec<lod::LodLevel>,
+    /// Animated bounding sphere, computed on first use by [`Asset::bounds`].
+    bounds: std::sync::OnceLock<lod::Bounds>,
 }
 
 impl Asset {
-    /// The asset's LOD chain (built with meshoptimizer on first call, then cached).
-    pub fn lods(&self) -> &[lod::LodLevel] {
-        self.lod_cache
-            .get_or_init(|| lod::build_lod_chain(&self.mesh))
+    /// Build an asset: optimise nothing that changes what is drawn, build its LOD chain with
+    /// meshoptimizer and renumber the vertices so that every level uses a prefix of the vertex
+    /// list (see [`lod`]). Triangles and their order are unchanged.
+    pub fn new(name: String, mut mesh: MeshAsset, skeleton: Skeleton, clips: Vec<Clip>) -> Self {
+        let lods = lod::build_nested_chain(&mut mesh);
+        Self {
+            name,
+            mesh,
+            skeleton,
+            clips,
+            lods,
+            bounds: Default::default(),
+        }
     }
 
-    /// Index of the clip with this name.
+    /// The asset's LOD chain: level 0 draws [`MeshAsset::indices`]; each later level has fewer
+    /// triangles and uses a prefix of the vertices of the level before.
+    pub fn lods(&self) -> &[lod::LodLevel] {
+        &self.lods
+    }
+
+    /// A bounding sphere around the mesh in model space that holds for its rest pose and every
+    /// pose of every clip (sampled; see [`lod::Bounds`]). Computed once, on first use.
+    pub fn bounds(&self) -> lod::Bounds {
+        *self.bounds.get_or_init(|| lod::animated_bounds(self))
+    }
+
+    /// Index of the clip called `name`.
     pub fn clip_index(&self, name: &str) -> Option<usize> {
         self.clips.iter().position(|c| c.name == name)
     }

@@ -237,13 +237,12 @@ fn smoothstep(e0: f32, e1: f32, x: f32) -> f32 {
 
 /// Build the procedural humanoid at a detail level.
 pub fn humanoid(detail: Detail) -> Asset {
-    Asset {
-        name: format!("humanoid:{}", detail.name()),
-        mesh: body_mesh(detail.segments()),
-        skeleton: skeleton(),
-        clips: vec![walk_clip(), idle_clip()],
-        lod_cache: Default::default(),
-    }
+    Asset::new(
+        format!("humanoid:{}", detail.name()),
+        body_mesh(detail.segments()),
+        skeleton(),
+        vec![walk_clip(), idle_clip()],
+    )
 }
 
 fn skeleton() -> Skeleton {
