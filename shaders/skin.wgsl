@@ -1,7 +1,9 @@
 // Compute skinning: every (vertex, avatar) pair of a draw batch is skinned once per frame into
 // world space. Every target of the frame then draws from `skinned`, so multi-resolution output
-// never repeats this work.
-// Prefixed with shaders/shared/types.wgsl. Keep the structs in sync with engine/render/gpu_data.rs.
+// never repeats this work. Used when the scene's skinned vertices fit in memory
+// (`Skinning::Compute`); crowds skin in the raster pass instead (avatar.wgsl, vs_skinning).
+// Prefixed with shaders/shared/types.wgsl and shared/skinning.wgsl. Keep the structs in sync
+// with engine/render/gpu_data.rs.
 
 struct RestVertex {
     position: vec4<f32>,
@@ -25,17 +27,5 @@ fn skin(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     let inst = instances[batch.first_instance + i];
     let rv = rest[v];
-    var m = palettes[inst.palette_offset + rv.joints.x] * rv.weights.x;
-    m += palettes[inst.palette_offset + rv.joints.y] * rv.weights.y;
-    m += palettes[inst.palette_offset + rv.joints.z] * rv.weights.z;
-    m += palettes[inst.palette_offset + rv.joints.w] * rv.weights.w;
-    let world = inst.model * m;
-    let p = world * vec4<f32>(rv.position.xyz, 1.0);
-    let n = (world * vec4<f32>(rv.normal.xyz, 0.0)).xyz;
-    let len = length(n);
-    var unit_n = vec3<f32>(0.0, 1.0, 0.0);
-    if len > 0.0 {
-        unit_n = n / len;
-    }
-    skinned[inst.skinned_base + v] = SkinnedVertex(vec4<f32>(p.xyz, 1.0), vec4<f32>(unit_n, 0.0));
+    skinned[inst.skinned_base + v] = skin_vertex(inst, rv.position.xyz, rv.normal.xyz, rv.joints, rv.weights);
 }

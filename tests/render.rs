@@ -26,12 +26,20 @@ fn render_frame(ctx: &GpuContext, world: &World, frame: u32) -> Vec<TargetImage>
 /// Frames chosen to show different phases of the walk.
 const GOLDEN_FRAMES: [u32; 2] = [0, 20];
 
-/// Render the golden frames of the default scene on `ctx` and compare them with the references.
-fn check_golden_frames(ctx: &GpuContext) {
-    let world = default_world();
+/// Render the golden frames of the default scene on `ctx` and compare them with the references:
+/// `default_*` with automatic LOD, `lod0_default_*` with level 0 forced (the renderer's output
+/// before LOD selection existed).
+fn check_golden_frames(ctx: &GpuContext, force_lod0: bool) {
+    let mut world = default_world();
+    let prefix = if force_lod0 {
+        world.desc.lod.force = Some(0);
+        "lod0_default"
+    } else {
+        "default"
+    };
     for frame in GOLDEN_FRAMES {
         for img in render_frame(ctx, &world, frame) {
-            let name = format!("default_{}_{frame:06}", img.name);
+            let name = format!("{prefix}_{}_{frame:06}", img.name);
             assert_matches_golden(&name, img.width, img.height, &img.rgba);
         }
     }
@@ -40,7 +48,14 @@ fn check_golden_frames(ctx: &GpuContext) {
 #[test]
 fn default_scene_matches_golden_images_on_lavapipe() {
     let Some(ctx) = lavapipe() else { return };
-    check_golden_frames(&ctx);
+    check_golden_frames(&ctx, false);
+}
+
+#[test]
+fn with_lod0_forced_both_adapters_match_the_golden_images_from_before_lod() {
+    for ctx in software_adapters() {
+        check_golden_frames(&ctx, true);
+    }
 }
 
 #[test]
@@ -82,7 +97,7 @@ fn every_target_has_its_size_and_is_not_blank_on_both_adapters() {
 fn llvmpipe_frames_match_lavapipe_golden_images() {
     // "Both adapters produce correct frames": the GL adapter renders the same pictures.
     let Some(ctx) = llvmpipe() else { return };
-    check_golden_frames(&ctx);
+    check_golden_frames(&ctx, false);
 }
 
 #[test]

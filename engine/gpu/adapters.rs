@@ -58,8 +58,12 @@ pub struct AdapterEntry {
     pub max_buffer_size: u64,
     /// Compute workgroup invocations.
     pub max_compute_invocations_per_workgroup: u32,
-    /// Whether `multi_draw_indexed_indirect` is available.
-    pub multi_draw_indirect: bool,
+    /// Whether indirect draws run natively (`DownlevelFlags::INDIRECT_EXECUTION`).
+    pub indirect_execution: bool,
+    /// Whether indirect draws may carry a first instance (`INDIRECT_FIRST_INSTANCE`): the
+    /// renderer then issues one `multi_draw_indexed_indirect` per asset and material instead
+    /// of a loop of single indirect draws.
+    pub indirect_first_instance: bool,
     /// Whether timestamp queries are available.
     pub timestamp_query: bool,
     /// Probe result.
@@ -100,7 +104,7 @@ impl AdapterEntry {
         let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
             pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
                 label: Some("tutti::device"),
-                required_features: wgpu::Features::empty(),
+                required_features: adapter.features() & wgpu::Features::INDIRECT_FIRST_INSTANCE,
                 required_limits: adapter.limits(),
                 experimental_features: wgpu::ExperimentalFeatures::disabled(),
                 memory_hints: wgpu::MemoryHints::Performance,
@@ -210,12 +214,12 @@ impl Discovery {
                     max_buffer_size: limits.max_buffer_size,
                     max_compute_invocations_per_workgroup: limits
                         .max_compute_invocations_per_workgroup,
-                    multi_draw_indirect: features
-                        .contains(wgpu::Features::MULTI_DRAW_INDIRECT_COUNT)
-                        || adapter
-                            .get_downlevel_capabilities()
-                            .flags
-                            .contains(wgpu::DownlevelFlags::INDIRECT_EXECUTION),
+                    indirect_execution: adapter
+                        .get_downlevel_capabilities()
+                        .flags
+                        .contains(wgpu::DownlevelFlags::INDIRECT_EXECUTION),
+                    indirect_first_instance: features
+                        .contains(wgpu::Features::INDIRECT_FIRST_INSTANCE),
                     timestamp_query: features.contains(wgpu::Features::TIMESTAMP_QUERY),
                     status: AdapterStatus::Ok,
                     duplicate_of: None,

@@ -1,5 +1,12 @@
-//! The avatar raster pass (`shaders/avatar.wgsl`): instanced draws of pre-skinned vertices into
-//! one target, with depth, Lambert sun + ambient lighting and base colour x texture x tint.
+//! The avatar raster pass (`shaders/avatar.wgsl`): indirect, instanced draws of the avatars the
+//! cull + LOD pass kept, per (asset, material, level), into one target, with depth, Lambert sun
+//! + ambient lighting and base colour x texture x tint. Vertices come either from the compute
+//! skin pass (`vs_preskinned`) or are skinned here (`vs_skinning`).
+//!
+//! Where the device has `INDIRECT_FIRST_INSTANCE`, each (asset, material) is one
+//! `multi_draw_indexed_indirect` over its levels, and each draw's first instance points into the
+//! visible list. Otherwise a loop of `draw_indexed_indirect` calls passes that offset through a
+//! dynamic uniform instead.
 
 use super::gpu_data::MaterialUniform;
 use super::mesh::GpuMesh;
@@ -13,10 +20,26 @@ pub const COLOR_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8UnormSrg
 /// Depth format of every target.
 pub const DEPTH_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Depth32Float;
 
-/// Pipeline, layouts, sampler and fallback texture of the avatar pass, built once per device.
+/// One asset's draws in a target: the mesh, the first of its indirect draws (ordered by
+/// submesh, then level), and the [`super::gpu_data::DrawParams`] offset of each level's
+/// visible-list region (used without `INDIRECT_FIRST_INSTANCE`).
+pub struct BatchDraws {
+    /// The asset's GPU mesh.
+    pub mesh: std::sync::Arc<GpuMesh>,
+    /// Index of the batch's first indirect draw.
+    pub first_draw: u32,
+    /// Dynamic offset of each level's draw params.
+    pub level_params: [u32; super::cull_lod::MAX_LODS],
+}
+
+/// Pipelines, layouts, sampler and fallback texture of the avatar pass, built once per device.
 pub struct AvatarPass {
-    pipeline: wgpu::RenderPipeline,
-    /// Group 0: camera (dynamic), light, skinned vertices, instances, batch params (dynamic).
+    preskinned: wgpu::RenderPipeline,
+    skinning: wgpu::RenderPipeline,
+    /// Whether draws may carry a first instance (one multi-draw per asset and material).
+    pub multi_draw: bool,
+    /// Group 0: camera (dynamic), light, skinned vertices, instances, draw params (dynamic),
+    /// palettes, visible list.
     pub frame_layout: wgpu::BindGroupLayout,
     /// Group 1: material uniform, base colour texture, sampler.
     pub material_layout: wgpu::BindGroupLayout,
@@ -39,6 +62,8 @@ impl AvatarPass {
                 storage_entry(2, true, vs),
                 storage_entry(3, true, vs),
                 uniform(4, true, vs),
+                storage_entry(5, true, vs),
+                storage_entry(6, true, vs),
             ],
         });
         let material_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
@@ -70,49 +95,61 @@ impl AvatarPass {
         });
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some("avatar::shader"),
-            source: wgpu::ShaderSource::Wgsl(super::shader_source!("avatar.wgsl").into()),
+            source: wgpu::ShaderSource::Wgsl(super::shader_source!("avatar.wgsl", skinning).into()),
         });
-        let pipeline = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
-            label: Some("avatar::pipeline"),
-            layout: Some(&layout),
-            vertex: wgpu::VertexState {
-                module: &module,
-                entry_point: Some("vs_main"),
-                compilation_options: Default::default(),
-                buffers: &[Some(wgpu::VertexBufferLayout {
-                    array_stride: 8,
-                    step_mode: wgpu::VertexStepMode::Vertex,
-                    attributes: &wgpu::vertex_attr_array![0 => Float32x2],
-                })],
-            },
-            primitive: wgpu::PrimitiveState {
-                topology: wgpu::PrimitiveTopology::TriangleList,
-                front_face: wgpu::FrontFace::Ccw,
-                // glTF materials may be double-sided; depth testing hides back faces anyway.
-                cull_mode: None,
-                ..Default::default()
-            },
-            depth_stencil: Some(wgpu::DepthStencilState {
-                format: DEPTH_FORMAT,
-                depth_write_enabled: Some(true),
-                depth_compare: Some(wgpu::CompareFunction::Less),
-                stencil: Default::default(),
-                bias: Default::default(),
-            }),
-            multisample: wgpu::MultisampleState::default(),
-            fragment: Some(wgpu::FragmentState {
-                module: &module,
-                entry_point: Some("fs_main"),
-                compilation_options: Default::default(),
-                targets: &[Some(wgpu::ColorTargetState {
-                    format: COLOR_FORMAT,
-                    blend: None,
-                    write_mask: wgpu::ColorWrites::ALL,
-                })],
-            }),
-            multiview_mask: None,
-            cache: None,
-        });
+        let uv_layout = wgpu::VertexBufferLayout {
+            array_stride: 8,
+            step_mode: wgpu::VertexStepMode::Vertex,
+            attributes: &wgpu::vertex_attr_array![0 => Float32x2],
+        };
+        let rest_layout = wgpu::VertexBufferLayout {
+            array_stride: size_of::<super::gpu_data::RestVertex>() as u64,
+            step_mode: wgpu::VertexStepMode::Vertex,
+            attributes: &wgpu::vertex_attr_array![
+                1 => Float32x4, 2 => Float32x4, 3 => Uint32x4, 4 => Float32x4
+            ],
+        };
+        let pipeline = |entry: &str, buffers: &[Option<wgpu::VertexBufferLayout<'_>>]| {
+            device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
+                label: Some(&format!("avatar::{entry}")),
+                layout: Some(&layout),
+                vertex: wgpu::VertexState {
+                    module: &module,
+                    entry_point: Some(entry),
+                    compilation_options: Default::default(),
+                    buffers,
+                },
+                primitive: wgpu::PrimitiveState {
+                    topology: wgpu::PrimitiveTopology::TriangleList,
+                    front_face: wgpu::FrontFace::Ccw,
+                    // glTF materials may be double-sided; depth testing hides back faces anyway.
+                    cull_mode: None,
+                    ..Default::default()
+                },
+                depth_stencil: Some(wgpu::DepthStencilState {
+                    format: DEPTH_FORMAT,
+                    depth_write_enabled: Some(true),
+                    depth_compare: Some(wgpu::CompareFunction::Less),
+                    stencil: Default::default(),
+                    bias: Default::default(),
+                }),
+                multisample: wgpu::MultisampleState::default(),
+                fragment: Some(wgpu::FragmentState {
+                    module: &module,
+                    entry_point: Some("fs_main"),
+                    compilation_options: Default::default(),
+                    targets: &[Some(wgpu::ColorTargetState {
+                        format: COLOR_FORMAT,
+                        blend: None,
+                        write_mask: wgpu::ColorWrites::ALL,
+                    })],
+                }),
+                multiview_mask: None,
+                cache: None,
+            })
+        };
+        let preskinned = pipeline("vs_preskinned", &[Some(uv_layout.clone())]);
+        let skinning = pipeline("vs_skinning", &[Some(uv_layout), Some(rest_layout)]);
         let sampler = device.create_sampler(&wgpu::SamplerDescriptor {
             label: Some("avatar::sampler"),
             address_mode_u: wgpu::AddressMode::Repeat,
@@ -131,7 +168,12 @@ impl AvatarPass {
             },
         );
         Self {
-            pipeline,
+            preskinned,
+            skinning,
+            multi_draw: ctx
+                .device
+                .features()
+                .contains(wgpu::Features::INDIRECT_FIRST_INSTANCE),
             frame_layout,
             material_layout,
             sampler,
@@ -177,28 +219,49 @@ impl AvatarPass {
         })
     }
 
-    /// Record the draws of every batch chunk into an open render pass.
-    ///
-    /// `chunks`: mesh, dynamic offset of its batch params, instance count.
+    /// Record the indirect draws of every batch into an open render pass. `vertex_skinning`
+    /// picks `vs_skinning` over `vs_preskinned`; `draws` are this target's indirect draws.
     pub fn record(
         &self,
         pass: &mut wgpu::RenderPass<'_>,
         frame_group: &wgpu::BindGroup,
         camera_offset: u32,
-        chunks: &[(&GpuMesh, u32, u32)],
+        vertex_skinning: bool,
+        batches: &[BatchDraws],
+        draws: &wgpu::Buffer,
     ) {
-        pass.set_pipeline(&self.pipeline);
-        for &(mesh, params_offset, instances) in chunks {
-            pass.set_bind_group(0, frame_group, &[camera_offset, params_offset]);
+        const STRIDE: u64 = size_of::<super::gpu_data::DrawIndexedIndirect>() as u64;
+        let levels = super::cull_lod::MAX_LODS as u32;
+        pass.set_pipeline(if vertex_skinning {
+            &self.skinning
+        } else {
+            &self.preskinned
+        });
+        if self.multi_draw {
+            pass.set_bind_group(0, frame_group, &[camera_offset, 0]);
+        }
+        for b in batches {
+            let mesh = &b.mesh;
             pass.set_vertex_buffer(0, mesh.uvs.slice(..));
+            if vertex_skinning {
+                pass.set_vertex_buffer(1, mesh.rest.slice(..));
+            }
             pass.set_index_buffer(mesh.indices.slice(..), wgpu::IndexFormat::Uint32);
-            for (sm, group) in &mesh.submeshes {
-                pass.set_bind_group(1, group, &[]);
-                pass.draw_indexed(
-                    sm.first_index..sm.first_index + sm.index_count,
-                    0,
-                    0..instances,
-                );
+            for (s, material) in mesh.materials.iter().enumerate() {
+                pass.set_bind_group(1, material, &[]);
+                let first = u64::from(b.first_draw + s as u32 * levels);
+                if self.multi_draw {
+                    pass.multi_draw_indexed_indirect(draws, first * STRIDE, levels);
+                } else {
+                    for l in 0..levels {
+                        pass.set_bind_group(
+                            0,
+                            frame_group,
+                            &[camera_offset, b.level_params[l as usize]],
+                        );
+                        pass.draw_indexed_indirect(draws, (first + u64::from(l)) * STRIDE);
+                    }
+                }
             }
         }
     }

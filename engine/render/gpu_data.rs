@@ -1,5 +1,5 @@
-//! `#[repr(C)]` data shared with the shaders. Keep in sync with `shaders/skin.wgsl` and
-//! `shaders/avatar.wgsl`; the size asserts below catch drift on the Rust side.
+//! `#[repr(C)]` data shared with the shaders. Keep in sync with `shaders/*.wgsl`; the size
+//! asserts below catch drift on the Rust side.
 
 use bytemuck::{Pod, Zeroable};
 
@@ -17,7 +17,7 @@ pub struct RestVertex {
     pub weights: [f32; 4],
 }
 
-/// Per-avatar data (keep in sync with `Instance` in skin.wgsl and avatar.wgsl).
+/// Per-avatar data (keep in sync with `Instance` in shaders/shared/types.wgsl).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Pod, Zeroable)]
 pub struct GpuInstance {
@@ -25,12 +25,16 @@ pub struct GpuInstance {
     pub model: [[f32; 4]; 4],
     /// Tint (linear RGB, alpha 1).
     pub tint: [f32; 4],
+    /// World-space bounding sphere over every pose: centre, radius.
+    pub sphere: [f32; 4],
     /// First palette matrix of this avatar.
     pub palette_offset: u32,
-    /// First skinned vertex of this avatar.
+    /// First skinned vertex of this avatar (compute skinning only).
     pub skinned_base: u32,
-    /// Padding.
-    pub _pad: [u32; 2],
+    /// Draw batch (asset) of this avatar.
+    pub batch: u32,
+    /// Largest axis scale of `model`.
+    pub scale: f32,
 }
 
 /// A skinned world-space vertex (keep in sync with `SkinnedVertex`).
@@ -87,8 +91,94 @@ pub struct MaterialUniform {
     pub base_color: [f32; 4],
 }
 
+/// Per-target culling and LOD parameters (keep in sync with `CullParams` in cull_lod.wgsl).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+pub struct CullParams {
+    /// Frustum planes, normals pointing inwards, normalised.
+    pub planes: [[f32; 4]; 6],
+    /// Eye position.
+    pub eye: [f32; 4],
+    /// `height / (2 tan(fov_y / 2))`.
+    pub pixels_per_unit: f32,
+    /// Allowed screen-space error, pixels.
+    pub pixel_error: f32,
+    /// Relative hysteresis band.
+    pub hysteresis: f32,
+    /// Near plane distance.
+    pub near: f32,
+    /// Levels added after selection.
+    pub bias: i32,
+    /// Forced level or -1.
+    pub force: i32,
+    /// Avatars in the scene.
+    pub avatar_count: u32,
+    /// Indirect draws per target.
+    pub draw_count: u32,
+}
+
+/// LOD table of one draw batch (keep in sync with `BatchLod` in cull_lod.wgsl).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+pub struct BatchLod {
+    /// Model-space error per level.
+    pub errors: [f32; 4],
+    /// Levels in the asset's chain.
+    pub level_count: u32,
+    /// First avatar of the batch.
+    pub first_avatar: u32,
+    /// Avatars in the batch.
+    pub avatar_count: u32,
+    /// Padding.
+    pub _pad: u32,
+}
+
+/// One indexed indirect draw (the layout wgpu and the APIs read; keep in sync with
+/// `DrawIndexedIndirect` in cull_lod.wgsl).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable, PartialEq, Eq)]
+pub struct DrawIndexedIndirect {
+    /// Indices per instance.
+    pub index_count: u32,
+    /// Instances (written each frame by the finalize pass).
+    pub instance_count: u32,
+    /// First index.
+    pub first_index: u32,
+    /// Added to each index.
+    pub base_vertex: i32,
+    /// First instance (the draw's offset in the visible list where supported).
+    pub first_instance: u32,
+}
+
+/// Per-draw constants of the avatar pass (keep in sync with `DrawParams` in avatar.wgsl).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+pub struct DrawParams {
+    /// Offset added to `instance_index` to index the visible list.
+    pub list_base: u32,
+    /// Padding.
+    pub _pad: [u32; 3],
+}
+
+/// Ground plane constants (keep in sync with `Ground` in ground.wgsl).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+pub struct GroundUniform {
+    /// Linear colour.
+    pub color: [f32; 4],
+    /// Half the side length.
+    pub half_size: f32,
+    /// Padding.
+    pub _pad: [f32; 3],
+}
+
+const _: () = assert!(size_of::<CullParams>() == 144);
+const _: () = assert!(size_of::<BatchLod>() == 32);
+const _: () = assert!(size_of::<DrawIndexedIndirect>() == 20);
+const _: () = assert!(size_of::<DrawParams>() == 16);
+const _: () = assert!(size_of::<GroundUniform>() == 32);
 const _: () = assert!(size_of::<RestVertex>() == 64);
-const _: () = assert!(size_of::<GpuInstance>() == 96);
+const _: () = assert!(size_of::<GpuInstance>() == 112);
 const _: () = assert!(size_of::<SkinnedVertex>() == 32);
 const _: () = assert!(size_of::<BatchParams>() == 16);
 const _: () = assert!(size_of::<CameraUniform>() == 80);

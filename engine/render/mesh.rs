@@ -1,5 +1,6 @@
-//! GPU copies of an asset's mesh: rest vertices for the skin pass, UVs and indices for the raster
-//! pass, and one bind group per material.
+//! GPU copies of an asset's mesh: rest vertices (a storage buffer for the skin pass and a vertex
+//! buffer for vertex skinning), UVs, the indices of every LOD level in one buffer, and one bind
+//! group per material.
 
 use super::avatar::AvatarPass;
 use super::gpu_data::{MaterialUniform, RestVertex};
@@ -16,11 +17,17 @@ pub struct GpuMesh {
     pub rest_group: wgpu::BindGroup,
     /// TEXCOORD_0 per vertex (vertex buffer slot 0 of the raster pass).
     pub uvs: wgpu::Buffer,
-    /// Triangle indices.
+    /// Triangle indices of every level, level after level.
     pub indices: wgpu::Buffer,
-    /// Index ranges and their material bind groups.
-    pub submeshes: Vec<(Submesh, wgpu::BindGroup)>,
-    _rest: wgpu::Buffer,
+    /// Per level, the index range of each submesh in [`Self::indices`] (parallel to
+    /// [`Self::materials`]).
+    pub levels: Vec<Vec<Submesh>>,
+    /// Material bind group of each submesh.
+    pub materials: Vec<wgpu::BindGroup>,
+    /// Triangles per level.
+    pub level_triangles: Vec<u64>,
+    /// Rest vertices ([`RestVertex`]): storage for the skin pass, vertex buffer for vertex skinning.
+    pub rest: wgpu::Buffer,
 }
 
 impl GpuMesh {
@@ -42,7 +49,7 @@ impl GpuMesh {
         let rest_buf = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some(&format!("mesh::rest[{name}]")),
             contents: bytemuck::cast_slice(&rest),
-            usage: wgpu::BufferUsages::STORAGE,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::VERTEX,
         });
         let rest_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some(&format!("mesh::rest_group[{name}]")),
@@ -63,12 +70,30 @@ impl GpuMesh {
             contents: bytemuck::cast_slice(&uv),
             usage: wgpu::BufferUsages::VERTEX,
         });
+        let mut all_indices: Vec<u32> = Vec::new();
+        let mut levels = Vec::new();
+        let mut level_triangles = Vec::new();
+        for level in asset.lods() {
+            let base = all_indices.len() as u32;
+            all_indices.extend_from_slice(&level.indices);
+            level_triangles.push(level.triangle_count() as u64);
+            levels.push(
+                level
+                    .submeshes
+                    .iter()
+                    .map(|sm| Submesh {
+                        first_index: base + sm.first_index,
+                        ..*sm
+                    })
+                    .collect(),
+            );
+        }
         let indices = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some(&format!("mesh::indices[{name}]")),
-            contents: bytemuck::cast_slice(&asset.mesh.indices),
+            contents: bytemuck::cast_slice(&all_indices),
             usage: wgpu::BufferUsages::INDEX,
         });
-        let submeshes = asset
+        let materials = asset
             .mesh
             .submeshes
             .iter()
@@ -82,13 +107,12 @@ impl GpuMesh {
                 let uniform = MaterialUniform {
                     base_color: material.base_color.to_array(),
                 };
-                let group = avatar.material_group(
+                avatar.material_group(
                     ctx,
                     &format!("{name}/{}", material.name),
                     &uniform,
                     material.texture.as_deref(),
-                );
-                (*sm, group)
+                )
             })
             .collect();
         Self {
@@ -96,8 +120,10 @@ impl GpuMesh {
             rest_group,
             uvs,
             indices,
-            submeshes,
-            _rest: rest_buf,
+            levels,
+            materials,
+            level_triangles,
+            rest: rest_buf,
         }
     }
 }

@@ -5,7 +5,8 @@
 //! once, then each target gets one raster pass from the same skinned vertices and a copy into its
 //! staging buffer. Targets differ only in their camera uniform (aspect ratio) and size.
 
-/// The WGSL source of a pass: `shaders/shared/types.wgsl` followed by `shaders/<file>`.
+/// The WGSL source of a pass: `shaders/shared/types.wgsl`, then (with `skinning`) the shared
+/// skinning snippet, then `shaders/<file>`.
 macro_rules! shader_source {
     ($file:literal) => {
         concat!(
@@ -14,23 +15,40 @@ macro_rules! shader_source {
             include_str!(concat!("../../shaders/", $file))
         )
     };
+    ($file:literal, skinning) => {
+        concat!(
+            include_str!("../../shaders/shared/types.wgsl"),
+            "\n",
+            include_str!("../../shaders/shared/skinning.wgsl"),
+            "\n",
+            include_str!(concat!("../../shaders/", $file))
+        )
+    };
 }
 pub(crate) use shader_source;
 
 pub mod avatar;
+pub mod cull_lod;
 pub mod gpu_data;
+pub mod ground;
 mod mesh;
 pub mod skin;
 mod target;
 
 pub use mesh::GpuMesh;
+pub use cull_lod::TargetStats;
 pub use target::{ReadbackSlot, RenderTarget, TargetImage};
 
 use crate::gpu::{GpuContext, GpuError, ReadbackError, read_buffer};
-use crate::scene::{FrameAnimation, World};
-use avatar::AvatarPass;
+use crate::scene::{FrameAnimation, Skinning, World};
+use avatar::{AvatarPass, BatchDraws};
+use cull_lod::{CullLodPass, MAX_LODS, StatsLayout};
 use glam::{Mat4, Vec3};
-use gpu_data::{BatchParams, CameraUniform, GpuInstance, LightUniform, SkinnedVertex};
+use gpu_data::{
+    BatchLod, BatchParams, CameraUniform, CullParams, DrawIndexedIndirect, DrawParams,
+    GpuInstance, GroundUniform, LightUniform, SkinnedVertex,
+};
+use ground::GroundPass;
 use skin::SkinPass;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -64,8 +82,12 @@ type MeshCache = HashMap<usize, (Arc<crate::assets::Asset>, Arc<GpuMesh>)>;
 pub struct FrameRenderer {
     /// The skin pass.
     pub skin: SkinPass,
+    /// The cull + LOD pass.
+    pub cull_lod: CullLodPass,
     /// The avatar raster pass.
     pub avatar: AvatarPass,
+    /// The ground pass.
+    pub ground: GroundPass,
     meshes: Mutex<MeshCache>,
 }
 
@@ -74,7 +96,9 @@ impl FrameRenderer {
     pub fn new(ctx: &GpuContext) -> Self {
         Self {
             skin: SkinPass::new(ctx),
+            cull_lod: CullLodPass::new(ctx),
             avatar: AvatarPass::new(ctx),
+            ground: GroundPass::new(ctx),
             meshes: Mutex::default(),
         }
     }
@@ -96,7 +120,7 @@ impl FrameRenderer {
     }
 }
 
-/// One draw-batch chunk: at most 65,535 instances (the dispatch limit per dimension).
+/// One skin-pass chunk: at most 65,535 instances (the dispatch limit per dimension).
 struct Chunk {
     mesh: Arc<GpuMesh>,
     params_offset: u32,
@@ -107,26 +131,48 @@ fn align(size: u64, to: u64) -> u64 {
     size.div_ceil(to) * to
 }
 
+/// With [`Skinning::Auto`], scenes whose full-detail skinned vertices exceed this count skin
+/// in the vertex stage instead of a compute pass (64 MiB of skinned vertices).
+pub const AUTO_COMPUTE_SKINNING_MAX_VERTICES: u64 = 1 << 21;
+
+/// A target's own GPU state besides its textures: cull groups and indirect draws.
+struct TargetGpu {
+    state: wgpu::Buffer,
+    visible: wgpu::Buffer,
+    draws: wgpu::Buffer,
+    cull_group: wgpu::BindGroup,
+    avatar_group: wgpu::BindGroup,
+}
+
 /// A world's GPU state on one device: buffers, bind groups and targets.
 pub struct SceneRenderer {
     world_name: String,
     instances: Vec<GpuInstance>,
+    batch_lods: Vec<BatchLod>,
     chunks: Vec<Chunk>,
+    batch_draws: Vec<BatchDraws>,
+    draw_template: Vec<DrawIndexedIndirect>,
+    vertex_skinning: bool,
     palettes: wgpu::Buffer,
-    instance_buffer: wgpu::Buffer,
+    _instance_buffer: wgpu::Buffer,
     skinned: wgpu::Buffer,
     skinned_count: u64,
     cameras: wgpu::Buffer,
     camera_stride: u64,
+    cull_params: wgpu::Buffer,
+    cull_stride: u64,
     light: wgpu::Buffer,
+    ground: Option<wgpu::BindGroup>,
     skin_group: wgpu::BindGroup,
-    avatar_group: wgpu::BindGroup,
+    target_gpu: Vec<TargetGpu>,
+    stats_layout: Arc<StatsLayout>,
     /// The targets, in scene order.
     pub targets: Vec<RenderTarget>,
     /// Readback slot used by [`Self::render`].
     default_slot: ReadbackSlot,
     camera: crate::scene::Camera,
     environment: crate::scene::Environment,
+    lod: crate::scene::LodSettings,
 }
 
 impl SceneRenderer {
@@ -145,38 +191,59 @@ impl SceneRenderer {
         };
         let meshes: Vec<Arc<GpuMesh>> =
             world.assets.iter().map(|a| renderer.mesh(ctx, a)).collect();
+        let max_binding = ctx
+            .limits
+            .max_storage_buffer_binding_size
+            .min(ctx.limits.max_buffer_size);
 
-        // Instance data and skinned-vertex ranges.
+        // Where skinning runs.
+        let full_vertices: u64 = world
+            .avatars
+            .iter()
+            .map(|a| u64::from(meshes[a.asset].vertex_count))
+            .sum();
+        let full_bytes = full_vertices * size_of::<SkinnedVertex>() as u64;
+        let fits = full_bytes <= max_binding && full_vertices <= u64::from(u32::MAX);
+        let vertex_skinning = match world.desc.skinning {
+            Skinning::Vertex => true,
+            Skinning::Auto => !fits || full_vertices > AUTO_COMPUTE_SKINNING_MAX_VERTICES,
+            Skinning::Compute if fits => false,
+            Skinning::Compute => {
+                return Err(too_large(format!(
+                    "compute skinning needs {full_bytes} bytes of skinned vertices, the device binds at most {max_binding}; use `skinning: Vertex` or `Auto`, fewer avatars or a lower-detail asset"
+                )));
+            }
+        };
+
+        // Instance data: placement, bounds, skinned-vertex ranges.
         let mut skinned_count: u64 = 0;
         let instances: Vec<GpuInstance> = world
             .avatars
             .iter()
             .map(|a| {
                 let base = skinned_count;
-                skinned_count += u64::from(meshes[a.asset].vertex_count);
+                if !vertex_skinning {
+                    skinned_count += u64::from(meshes[a.asset].vertex_count);
+                }
+                let bounds = world.assets[a.asset].bounds();
+                let scale = a.model.to_scale_rotation_translation().0.abs().max_element();
+                let center = a.model.transform_point3(bounds.center);
                 GpuInstance {
                     model: a.model.to_cols_array_2d(),
                     tint: a.tint.to_array(),
+                    sphere: center.extend(bounds.radius * scale).to_array(),
                     palette_offset: a.palette_offset,
                     skinned_base: base as u32,
-                    _pad: [0; 2],
+                    batch: 0,
+                    scale,
                 }
             })
             .collect();
-        let skinned_bytes = skinned_count * size_of::<SkinnedVertex>() as u64;
-        let max_binding = ctx
-            .limits
-            .max_storage_buffer_binding_size
-            .min(ctx.limits.max_buffer_size);
-        if skinned_bytes > max_binding || skinned_count > u64::from(u32::MAX) {
-            return Err(too_large(format!(
-                "the skinned vertices of all avatars need {skinned_bytes} bytes, the device binds at most {max_binding}; use fewer avatars or a lower-detail asset"
-            )));
-        }
+        let mut instances = instances;
         let palette_bytes = (world.palette_len * 64) as u64;
         if palette_bytes > max_binding {
             return Err(too_large(format!(
-                "joint palettes need {palette_bytes} bytes, the device binds at most {max_binding}"
+                "joint palettes need {palette_bytes} bytes, the device binds at most {max_binding}; use fewer avatars"
             )));
         }
         for t in &world.desc.targets {
@@ -189,39 +256,141 @@ impl SceneRenderer {
             }
         }
 
-        // Batch chunks and their params slots.
+        // LOD tables, indirect draws (per batch: submesh-major, level-minor) and their
+        // visible-list regions.
         let ualign = u64::from(ctx.limits.min_uniform_buffer_offset_alignment);
-        let params_stride = align(size_of::<BatchParams>() as u64, ualign);
-        let mut params_bytes = Vec::new();
-        let mut chunks = Vec::new();
-        for b in &world.batches {
-            let mut first = b.first;
-            let end = b.first + b.count;
-            while first < end {
-                let n = (end - first).min(65_535);
-                let offset = params_bytes.len() as u64;
-                params_bytes.extend_from_slice(bytemuck::bytes_of(&BatchParams {
-                    vertex_count: meshes[b.asset].vertex_count,
-                    first_instance: first,
-                    instance_count: n,
-                    _pad: 0,
+        let draw_params_stride = align(size_of::<DrawParams>() as u64, ualign);
+        let mut draw_params_bytes = vec![0u8; draw_params_stride as usize]; // slot 0: base 0
+        let mut batch_lods = Vec::new();
+        let mut batch_draws = Vec::new();
+        let mut draw_template = Vec::new();
+        let mut draw_slots: Vec<u32> = Vec::new();
+        let mut triangles = Vec::new();
+        for (bi, b) in world.batches.iter().enumerate() {
+            let mesh = &meshes[b.asset];
+            let lods = world.assets[b.asset].lods();
+            for inst in &mut instances[b.first as usize..(b.first + b.count) as usize] {
+                inst.batch = bi as u32;
+            }
+            let mut errors = [0.0f32; MAX_LODS];
+            for (e, level) in errors.iter_mut().zip(lods) {
+                *e = level.model_error;
+            }
+            let level_count = lods.len().clamp(1, MAX_LODS);
+            batch_lods.push(BatchLod {
+                errors,
+                level_count: level_count as u32,
+                first_avatar: b.first,
+                avatar_count: b.count,
+                _pad: 0,
+            });
+            let region = |l: usize| MAX_LODS as u32 * b.first + l as u32 * b.count;
+            let mut level_params = [0u32; MAX_LODS];
+            for (l, offset) in level_params.iter_mut().enumerate() {
+                *offset = draw_params_bytes.len() as u32;
+                draw_params_bytes.extend_from_slice(bytemuck::bytes_of(&DrawParams {
+                    list_base: region(l),
+                    _pad: [0; 3],
                 }));
-                params_bytes.resize(align(params_bytes.len() as u64, params_stride) as usize, 0);
-                chunks.push(Chunk {
-                    mesh: meshes[b.asset].clone(),
-                    params_offset: offset as u32,
-                    instances: n,
-                });
-                first += n;
+                draw_params_bytes.resize(
+                    align(draw_params_bytes.len() as u64, draw_params_stride) as usize,
+                    0,
+                );
+                triangles.push(mesh.level_triangles.get(l).copied().unwrap_or(0));
+            }
+            batch_draws.push(BatchDraws {
+                mesh: mesh.clone(),
+                first_draw: draw_template.len() as u32,
+                level_params,
+            });
+            for s in 0..mesh.materials.len() {
+                for l in 0..MAX_LODS {
+                    // Levels past the chain never get avatars (the pass clamps to the chain).
+                    let sm = mesh.levels.get(l).and_then(|lv| lv.get(s));
+                    draw_template.push(DrawIndexedIndirect {
+                        index_count: sm.map_or(0, |sm| sm.index_count),
+                        instance_count: 0,
+                        first_index: sm.map_or(0, |sm| sm.first_index),
+                        base_vertex: 0,
+                        first_instance: if renderer.avatar.multi_draw {
+                            region(l)
+                        } else {
+                            0
+                        },
+                    });
+                    draw_slots.push((bi * MAX_LODS + l) as u32);
+                }
             }
         }
-        let params = wgpu::util::DeviceExt::create_buffer_init(
-            device,
-            &wgpu::util::BufferInitDescriptor {
-                label: Some("scene::batch_params"),
-                contents: &params_bytes,
-                usage: wgpu::BufferUsages::UNIFORM,
-            },
+        let stats_layout = Arc::new(StatsLayout {
+            triangles,
+            avatars: instances.len() as u32,
+        });
+        let visible_bytes = (instances.len() * MAX_LODS * 4) as u64;
+        if visible_bytes > max_binding {
+            return Err(too_large(format!(
+                "the visible lists need {visible_bytes} bytes per target, the device binds at most {max_binding}; use fewer avatars"
+            )));
+        }
+
+        // Skin-pass chunks and their params slots (compute skinning only).
+        let params_stride = align(size_of::<BatchParams>() as u64, ualign);
+        let mut params_bytes = vec![0u8; params_stride as usize];
+        let mut chunks = Vec::new();
+        if !vertex_skinning {
+            params_bytes.clear();
+            for b in &world.batches {
+                let mut first = b.first;
+                let end = b.first + b.count;
+                while first < end {
+                    let n = (end - first).min(65_535);
+                    let offset = params_bytes.len() as u64;
+                    params_bytes.extend_from_slice(bytemuck::bytes_of(&BatchParams {
+                        vertex_count: meshes[b.asset].vertex_count,
+                        first_instance: first,
+                        instance_count: n,
+                        _pad: 0,
+                    }));
+                    params_bytes
+                        .resize(align(params_bytes.len() as u64, params_stride) as usize, 0);
+                    chunks.push(Chunk {
+                        mesh: meshes[b.asset].clone(),
+                        params_offset: offset as u32,
+                        instances: n,
+                    });
+                    first += n;
+                }
+            }
+        }
+        let init = |label: &str, contents: &[u8], usage: wgpu::BufferUsages| {
+            wgpu::util::DeviceExt::create_buffer_init(
+                device,
+                &wgpu::util::BufferInitDescriptor {
+                    label: Some(label),
+                    contents,
+                    usage,
+                },
+            )
+        };
+        let params = init(
+            "scene::batch_params",
+            &params_bytes,
+            wgpu::BufferUsages::UNIFORM,
+        );
+        let draw_params = init(
+            "scene::draw_params",
+            &draw_params_bytes,
+            wgpu::BufferUsages::UNIFORM,
+        );
+        let batch_lod_buffer = init(
+            "scene::batch_lods",
+            bytemuck::cast_slice(&batch_lods),
+            wgpu::BufferUsages::STORAGE,
+        );
+        let draw_slot_buffer = init(
+            "scene::draw_slots",
+            bytemuck::cast_slice(&draw_slots),
+            wgpu::BufferUsages::STORAGE,
         );
         let buffer = |label: &str, size: u64, usage: wgpu::BufferUsages| {
             device.create_buffer(&wgpu::BufferDescriptor {
@@ -232,25 +401,29 @@ impl SceneRenderer {
             })
         };
         let copy_dst = wgpu::BufferUsages::COPY_DST;
-        let palettes = buffer(
-            "scene::palettes",
-            palette_bytes,
-            wgpu::BufferUsages::STORAGE | copy_dst,
-        );
+        let storage = wgpu::BufferUsages::STORAGE;
+        let palettes = buffer("scene::palettes", palette_bytes, storage | copy_dst);
         let instance_buffer = buffer(
             "scene::instances",
             (instances.len() * size_of::<GpuInstance>()) as u64,
-            wgpu::BufferUsages::STORAGE | copy_dst,
+            storage | copy_dst,
         );
         let skinned = buffer(
             "scene::skinned",
-            skinned_bytes,
-            wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+            skinned_count * size_of::<SkinnedVertex>() as u64,
+            storage | wgpu::BufferUsages::COPY_SRC,
         );
+        let n_targets = world.desc.targets.len() as u64;
         let camera_stride = align(size_of::<CameraUniform>() as u64, ualign);
         let cameras = buffer(
             "scene::cameras",
-            camera_stride * world.desc.targets.len() as u64,
+            camera_stride * n_targets,
+            wgpu::BufferUsages::UNIFORM | copy_dst,
+        );
+        let cull_stride = align(size_of::<CullParams>() as u64, ualign);
+        let cull_params = buffer(
+            "scene::cull_params",
+            cull_stride * n_targets,
             wgpu::BufferUsages::UNIFORM | copy_dst,
         );
         let light = buffer(
@@ -259,94 +432,155 @@ impl SceneRenderer {
             wgpu::BufferUsages::UNIFORM | copy_dst,
         );
 
-        fn sized(buffer: &wgpu::Buffer, size: u64) -> wgpu::BufferBinding<'_> {
-            wgpu::BufferBinding {
+        fn sized(buffer: &wgpu::Buffer, size: u64) -> wgpu::BindingResource<'_> {
+            wgpu::BindingResource::Buffer(wgpu::BufferBinding {
                 buffer,
                 offset: 0,
                 size: wgpu::BufferSize::new(size),
-            }
+            })
+        }
+        fn entries<'a>(resources: Vec<wgpu::BindingResource<'a>>) -> Vec<wgpu::BindGroupEntry<'a>> {
+            resources
+                .into_iter()
+                .enumerate()
+                .map(|(i, resource)| wgpu::BindGroupEntry {
+                    binding: i as u32,
+                    resource,
+                })
+                .collect()
         }
         let skin_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("scene::skin_group"),
             layout: &renderer.skin.frame_layout,
-            entries: &[
-                wgpu::BindGroupEntry {
-                    binding: 0,
-                    resource: palettes.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 1,
-                    resource: instance_buffer.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 2,
-                    resource: skinned.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 3,
-                    resource: wgpu::BindingResource::Buffer(sized(
-                        &params,
-                        size_of::<BatchParams>() as u64,
-                    )),
-                },
-            ],
+            entries: &entries(vec![
+                palettes.as_entire_binding(),
+                instance_buffer.as_entire_binding(),
+                skinned.as_entire_binding(),
+                sized(&params, size_of::<BatchParams>() as u64),
+            ]),
         });
-        let avatar_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("scene::avatar_group"),
-            layout: &renderer.avatar.frame_layout,
-            entries: &[
-                wgpu::BindGroupEntry {
-                    binding: 0,
-                    resource: wgpu::BindingResource::Buffer(sized(
-                        &cameras,
-                        size_of::<CameraUniform>() as u64,
-                    )),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 1,
-                    resource: light.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 2,
-                    resource: skinned.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 3,
-                    resource: instance_buffer.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 4,
-                    resource: wgpu::BindingResource::Buffer(sized(
-                        &params,
-                        size_of::<BatchParams>() as u64,
-                    )),
-                },
-            ],
+        let ground = world.desc.environment.ground.as_ref().map(|g| {
+            let c = srgb_to_linear(g.color);
+            let uniform = GroundUniform {
+                color: [c[0] as f32, c[1] as f32, c[2] as f32, 1.0],
+                half_size: g.size * 0.5,
+                _pad: [0.0; 3],
+            };
+            let constants = init(
+                "scene::ground",
+                bytemuck::bytes_of(&uniform),
+                wgpu::BufferUsages::UNIFORM,
+            );
+            device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some("scene::ground_group"),
+                layout: &renderer.ground.layout,
+                entries: &entries(vec![
+                    sized(&cameras, size_of::<CameraUniform>() as u64),
+                    light.as_entire_binding(),
+                    constants.as_entire_binding(),
+                ]),
+            })
         });
         let targets: Vec<RenderTarget> = world
             .desc
             .targets
             .iter()
-            .map(|t| RenderTarget::new(ctx, &name, &t.name, t.width, t.height))
+            .map(|t| {
+                RenderTarget::new(
+                    ctx,
+                    &name,
+                    &t.name,
+                    (t.width, t.height),
+                    stats_layout.counts_bytes(),
+                )
+            })
             .collect();
-        let default_slot = ReadbackSlot::new(ctx, &name, &targets);
+        let draw_bytes: &[u8] = bytemuck::cast_slice(&draw_template);
+        let target_gpu = targets
+            .iter()
+            .map(|t| {
+                let label = |what: &str| format!("scene::{what}[{name}/{}]", t.name);
+                let state = buffer(
+                    &label("lod_state"),
+                    (instances.len() * 4) as u64,
+                    storage | copy_dst,
+                );
+                let copy_src = wgpu::BufferUsages::COPY_SRC;
+                let visible = buffer(&label("visible"), visible_bytes, storage | copy_src);
+                let draws = init(
+                    &label("draws"),
+                    if draw_bytes.is_empty() {
+                        &[0; 20]
+                    } else {
+                        draw_bytes
+                    },
+                    storage | wgpu::BufferUsages::INDIRECT | copy_src,
+                );
+                let cull_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+                    label: Some(&label("cull_group")),
+                    layout: &renderer.cull_lod.layout,
+                    entries: &entries(vec![
+                        sized(&cull_params, size_of::<CullParams>() as u64),
+                        instance_buffer.as_entire_binding(),
+                        batch_lod_buffer.as_entire_binding(),
+                        state.as_entire_binding(),
+                        t.counts.as_entire_binding(),
+                        visible.as_entire_binding(),
+                        draws.as_entire_binding(),
+                        draw_slot_buffer.as_entire_binding(),
+                    ]),
+                });
+                let avatar_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+                    label: Some(&label("avatar_group")),
+                    layout: &renderer.avatar.frame_layout,
+                    entries: &entries(vec![
+                        sized(&cameras, size_of::<CameraUniform>() as u64),
+                        light.as_entire_binding(),
+                        skinned.as_entire_binding(),
+                        instance_buffer.as_entire_binding(),
+                        sized(&draw_params, size_of::<DrawParams>() as u64),
+                        palettes.as_entire_binding(),
+                        visible.as_entire_binding(),
+                    ]),
+                });
+                TargetGpu {
+                    state,
+                    visible,
+                    draws,
+                    cull_group,
+                    avatar_group,
+                }
+            })
+            .collect();
+        let default_slot = ReadbackSlot::new(ctx, &name, &targets, stats_layout.clone());
+        ctx.queue
+            .write_buffer(&instance_buffer, 0, bytemuck::cast_slice(&instances));
         Ok(Self {
             world_name: name,
             instances,
+            batch_lods,
             chunks,
+            batch_draws,
+            draw_template,
+            vertex_skinning,
             palettes,
-            instance_buffer,
+            _instance_buffer: instance_buffer,
             skinned,
             skinned_count,
             cameras,
             camera_stride,
+            cull_params,
+            cull_stride,
             light,
+            ground,
             skin_group,
-            avatar_group,
+            target_gpu,
+            stats_layout,
             targets,
             default_slot,
             camera: world.desc.camera.clone(),
             environment: world.desc.environment.clone(),
+            lod: world.desc.lod.clone(),
         })
     }
 
@@ -355,13 +589,46 @@ impl SceneRenderer {
         &self.world_name
     }
 
-    /// A new readback slot for this scene's targets (one per frame in flight).
-    pub fn new_slot(&self, ctx: &GpuContext) -> ReadbackSlot {
-        ReadbackSlot::new(ctx, &self.world_name, &self.targets)
+    /// True when avatars are skinned in the vertex stage (see [`Skinning`]).
+    pub fn vertex_skinning(&self) -> bool {
+        self.vertex_skinning
     }
 
-    /// Record and submit one frame: upload, skin once, draw every target, copy every target into
-    /// `slot`. Returns the submission index; map the slot with [`ReadbackSlot::request_map`].
+    /// A new readback slot for this scene's targets (one per frame in flight).
+    pub fn new_slot(&self, ctx: &GpuContext) -> ReadbackSlot {
+        ReadbackSlot::new(ctx, &self.world_name, &self.targets, self.stats_layout.clone())
+    }
+
+    /// Replace the camera for the following frames (each target keeps its aspect ratio).
+    pub fn set_camera(&mut self, camera: crate::scene::Camera) {
+        self.camera = camera;
+    }
+
+    /// Replace the LOD settings for the following frames.
+    pub fn set_lod(&mut self, lod: crate::scene::LodSettings) {
+        self.lod = lod;
+    }
+
+    /// The inputs of target `t`'s cull + LOD pass, for its CPU twin
+    /// ([`cull_lod::cull_lod_cpu`]): instances, batch LOD tables and the pass parameters.
+    pub fn cull_inputs(&self, t: usize) -> (&[GpuInstance], &[BatchLod], CullParams) {
+        let target = &self.targets[t];
+        let aspect = target.width as f32 / target.height as f32;
+        let view_proj = Mat4::from_cols_array_2d(&camera_uniform(&self.camera, aspect).view_proj);
+        let params = cull_lod::cull_params(
+            &self.camera,
+            view_proj,
+            target.height,
+            &self.lod,
+            self.instances.len() as u32,
+            self.draw_template.len() as u32,
+        );
+        (&self.instances, &self.batch_lods, params)
+    }
+
+    /// Record and submit one frame: upload, skin once (compute skinning), then per target cull
+    /// and pick levels, draw, and copy the image and counts into `slot`. Returns the submission
+    /// index; map the slot with [`ReadbackSlot::request_map`].
     pub fn submit(
         &self,
         ctx: &GpuContext,
@@ -371,19 +638,20 @@ impl SceneRenderer {
     ) -> Result<wgpu::SubmissionIndex, RenderError> {
         let queue = &ctx.queue;
         queue.write_buffer(&self.palettes, 0, bytemuck::cast_slice(&anim.palettes));
-        queue.write_buffer(
-            &self.instance_buffer,
-            0,
-            bytemuck::cast_slice(&self.instances),
-        );
         let mut camera_bytes = vec![0u8; self.camera_stride as usize * self.targets.len()];
+        let mut cull_bytes = vec![0u8; self.cull_stride as usize * self.targets.len()];
         for (i, t) in self.targets.iter().enumerate() {
             let u = camera_uniform(&self.camera, t.width as f32 / t.height as f32);
             let at = i * self.camera_stride as usize;
             camera_bytes[at..at + size_of::<CameraUniform>()]
                 .copy_from_slice(bytemuck::bytes_of(&u));
+            let params = self.cull_inputs(i).2;
+            let at = i * self.cull_stride as usize;
+            cull_bytes[at..at + size_of::<CullParams>()]
+                .copy_from_slice(bytemuck::bytes_of(&params));
         }
         queue.write_buffer(&self.cameras, 0, &camera_bytes);
+        queue.write_buffer(&self.cull_params, 0, &cull_bytes);
         queue.write_buffer(
             &self.light,
             0,
@@ -395,55 +663,119 @@ impl SceneRenderer {
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                 label: Some("scene::frame"),
             });
-        let chunks: Vec<(&GpuMesh, u32, u32)> = self
-            .chunks
-            .iter()
-            .map(|c| (c.mesh.as_ref(), c.params_offset, c.instances))
-            .collect();
-        renderer
-            .skin
-            .record(&mut encoder, &self.skin_group, &chunks)?;
+        if !self.vertex_skinning {
+            let chunks: Vec<(&GpuMesh, u32, u32)> = self
+                .chunks
+                .iter()
+                .map(|c| (c.mesh.as_ref(), c.params_offset, c.instances))
+                .collect();
+            renderer
+                .skin
+                .record(&mut encoder, &self.skin_group, &chunks)?;
+        }
+        for (i, (target, gpu)) in self.targets.iter().zip(&self.target_gpu).enumerate() {
+            encoder.clear_buffer(&target.counts, 0, None);
+            renderer.cull_lod.record(
+                &mut encoder,
+                &gpu.cull_group,
+                (i as u64 * self.cull_stride) as u32,
+                self.instances.len() as u32,
+                self.draw_template.len() as u32,
+            );
+        }
         let sky = srgb_to_linear(self.environment.sky);
-        for (i, target) in self.targets.iter().enumerate() {
-            {
-                let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
-                    label: Some("avatar::pass"),
-                    color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-                        view: &target.color_view,
-                        depth_slice: None,
-                        resolve_target: None,
-                        ops: wgpu::Operations {
-                            load: wgpu::LoadOp::Clear(wgpu::Color {
-                                r: sky[0],
-                                g: sky[1],
-                                b: sky[2],
-                                a: 1.0,
-                            }),
-                            store: wgpu::StoreOp::Store,
-                        },
-                    })],
-                    depth_stencil_attachment: Some(wgpu::RenderPassDepthStencilAttachment {
-                        view: &target.depth_view,
-                        depth_ops: Some(wgpu::Operations {
-                            load: wgpu::LoadOp::Clear(1.0),
-                            store: wgpu::StoreOp::Discard,
+        for (i, (target, gpu)) in self.targets.iter().zip(&self.target_gpu).enumerate() {
+            let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
+                label: Some("avatar::pass"),
+                color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+                    view: &target.color_view,
+                    depth_slice: None,
+                    resolve_target: None,
+                    ops: wgpu::Operations {
+                        load: wgpu::LoadOp::Clear(wgpu::Color {
+                            r: sky[0],
+                            g: sky[1],
+                            b: sky[2],
+                            a: 1.0,
                         }),
-                        stencil_ops: None,
+                        store: wgpu::StoreOp::Store,
+                    },
+                })],
+                depth_stencil_attachment: Some(wgpu::RenderPassDepthStencilAttachment {
+                    view: &target.depth_view,
+                    depth_ops: Some(wgpu::Operations {
+                        load: wgpu::LoadOp::Clear(1.0),
+                        store: wgpu::StoreOp::Discard,
                     }),
-                    timestamp_writes: None,
-                    occlusion_query_set: None,
-                    multiview_mask: None,
-                });
-                renderer.avatar.record(
-                    &mut pass,
-                    &self.avatar_group,
-                    (i as u64 * self.camera_stride) as u32,
-                    &chunks,
-                );
+                    stencil_ops: None,
+                }),
+                timestamp_writes: None,
+                occlusion_query_set: None,
+                multiview_mask: None,
+            });
+            let camera_offset = (i as u64 * self.camera_stride) as u32;
+            if let Some(group) = &self.ground {
+                renderer.ground.record(&mut pass, group, camera_offset);
             }
+            renderer.avatar.record(
+                &mut pass,
+                &gpu.avatar_group,
+                camera_offset,
+                self.vertex_skinning,
+                &self.batch_draws,
+                &gpu.draws,
+            );
         }
         slot.encode_copies(&mut encoder, &self.targets);
         Ok(queue.submit([encoder.finish()]))
+    }
+
+    /// Forget every avatar's previous level (hysteresis restarts from the plain choice).
+    pub fn reset_lod_history(&self, ctx: &GpuContext) {
+        let mut encoder = ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("scene::reset_lod_history"),
+            });
+        for gpu in &self.target_gpu {
+            encoder.clear_buffer(&gpu.state, 0, None);
+        }
+        ctx.queue.submit([encoder.finish()]);
+    }
+
+    /// Read target `t`'s choices of the last frame: each avatar's level, `None` if culled.
+    /// Blocking; for tests and tools.
+    pub fn read_lod_choices(
+        &self,
+        ctx: &GpuContext,
+        t: usize,
+    ) -> Result<Vec<Option<u32>>, RenderError> {
+        let target = &self.targets[t];
+        let counts = read_buffer_copy(ctx, &target.counts)?;
+        let visible = read_buffer_copy(ctx, &self.target_gpu[t].visible)?;
+        let mut out = vec![None; self.instances.len()];
+        for (bi, b) in self.batch_lods.iter().enumerate() {
+            for l in 0..MAX_LODS {
+                let n = counts[bi * MAX_LODS + l] as usize;
+                let base = (MAX_LODS as u32 * b.first_avatar + l as u32 * b.avatar_count) as usize;
+                for &a in &visible[base..base + n] {
+                    out[a as usize] = Some(l as u32);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Read target `t`'s indirect draws of the last frame.
+    pub fn read_draws(
+        &self,
+        ctx: &GpuContext,
+        t: usize,
+    ) -> Result<Vec<DrawIndexedIndirect>, RenderError> {
+        let words = read_buffer_copy(ctx, &self.target_gpu[t].draws)?;
+        Ok(bytemuck::pod_collect_to_vec::<u32, DrawIndexedIndirect>(&words)
+            [..self.draw_template.len()]
+            .to_vec())
     }
 
     /// Render one frame into every target and read them back (blocking).
@@ -466,26 +798,31 @@ impl SceneRenderer {
         Ok(images)
     }
 
-    /// Read the skinned vertices of the last frame (for comparing with the CPU twin).
+    /// Read the skinned vertices of the last frame (for comparing with the CPU twin). Empty
+    /// when the scene skins in the vertex stage.
     pub fn read_skinned(&self, ctx: &GpuContext) -> Result<Vec<SkinnedVertex>, RenderError> {
-        let size = (self.skinned_count * size_of::<SkinnedVertex>() as u64).max(64);
-        let staging = ctx.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("scene::skinned_readback"),
-            size,
-            usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ,
-            mapped_at_creation: false,
-        });
-        let mut encoder = ctx
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("scene::skinned_copy"),
-            });
-        encoder.copy_buffer_to_buffer(&self.skinned, 0, &staging, 0, size);
-        ctx.queue.submit([encoder.finish()]);
-        let bytes = read_buffer(ctx, &staging)?;
+        let words = read_buffer_copy(ctx, &self.skinned)?;
         let n = self.skinned_count as usize;
-        Ok(bytemuck::pod_collect_to_vec::<u8, SkinnedVertex>(&bytes)[..n].to_vec())
+        Ok(bytemuck::pod_collect_to_vec::<u32, SkinnedVertex>(&words)[..n].to_vec())
     }
+}
+
+/// Copy a `COPY_SRC` buffer into a staging buffer and read it as `u32` words (blocking).
+fn read_buffer_copy(ctx: &GpuContext, buffer: &wgpu::Buffer) -> Result<Vec<u32>, RenderError> {
+    let staging = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("scene::debug_readback"),
+        size: buffer.size(),
+        usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ,
+        mapped_at_creation: false,
+    });
+    let mut encoder = ctx
+        .device
+        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("scene::debug_copy"),
+        });
+    encoder.copy_buffer_to_buffer(buffer, 0, &staging, 0, buffer.size());
+    ctx.queue.submit([encoder.finish()]);
+    Ok(bytemuck::pod_collect_to_vec(&read_buffer(ctx, &staging)?))
 }
 
 /// View-projection for a camera at an aspect ratio (wgpu depth range 0..1).

@@ -76,7 +76,7 @@ impl SkinPass {
         });
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some("skin::shader"),
-            source: wgpu::ShaderSource::Wgsl(super::shader_source!("skin.wgsl").into()),
+            source: wgpu::ShaderSource::Wgsl(super::shader_source!("skin.wgsl", skinning).into()),
         });
         let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
             label: Some("skin::pipeline"),

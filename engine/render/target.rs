@@ -1,7 +1,9 @@
-//! Render targets (colour + depth textures of one output size) and readback slots: one staging
-//! buffer per target, so several frames can be in flight while earlier ones are read back.
+//! Render targets (colour + depth textures of one output size, and the per-(batch, level)
+//! avatar counts of the cull + LOD pass) and readback slots: one staging buffer per target plus
+//! one for the counts, so several frames can be in flight while earlier ones are read back.
 
 use super::avatar::{COLOR_FORMAT, DEPTH_FORMAT};
+use super::cull_lod::{StatsLayout, TargetStats};
 use crate::gpu::{GpuContext, encode_texture_copy, padded_row_bytes, unpad_rows};
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -21,11 +23,19 @@ pub struct RenderTarget {
     pub color_view: wgpu::TextureView,
     /// View of the depth texture.
     pub depth_view: wgpu::TextureView,
+    /// Avatars drawn per (batch, level) this frame, written by the cull + LOD pass.
+    pub counts: wgpu::Buffer,
 }
 
 impl RenderTarget {
     /// Allocate a target.
-    pub fn new(ctx: &GpuContext, scene: &str, name: &str, width: u32, height: u32) -> Self {
+    pub fn new(
+        ctx: &GpuContext,
+        scene: &str,
+        name: &str,
+        (width, height): (u32, u32),
+        counts_bytes: u64,
+    ) -> Self {
         let size = wgpu::Extent3d {
             width,
             height,
@@ -53,10 +63,19 @@ impl RenderTarget {
             DEPTH_FORMAT,
             wgpu::TextureUsages::RENDER_ATTACHMENT,
         );
+        let counts = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(&format!("target::counts[{scene}/{name}]")),
+            size: counts_bytes,
+            usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_SRC
+                | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
         Self {
             name: name.to_string(),
             width,
             height,
+            counts,
             color_view: color.create_view(&Default::default()),
             depth_view: depth.create_view(&Default::default()),
             color,
@@ -68,13 +87,20 @@ impl RenderTarget {
 /// mapped, and once the GPU is done its images are read out and the slot is reused.
 pub struct ReadbackSlot {
     buffers: Vec<(String, u32, u32, wgpu::Buffer)>,
+    stats: wgpu::Buffer,
+    layout: Arc<StatsLayout>,
     mapped: Arc<AtomicUsize>,
     map_error: Arc<Mutex<Option<String>>>,
 }
 
 impl ReadbackSlot {
     /// Staging buffers for the given targets.
-    pub fn new(ctx: &GpuContext, scene: &str, targets: &[RenderTarget]) -> Self {
+    pub fn new(
+        ctx: &GpuContext,
+        scene: &str,
+        targets: &[RenderTarget],
+        layout: Arc<StatsLayout>,
+    ) -> Self {
         let buffers = targets
             .iter()
             .map(|t| {
@@ -87,8 +113,16 @@ impl ReadbackSlot {
                 (t.name.clone(), t.width, t.height, buffer)
             })
             .collect();
+        let stats = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(&format!("readback::stats[{scene}]")),
+            size: layout.counts_bytes() * targets.len().max(1) as u64,
+            usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ,
+            mapped_at_creation: false,
+        });
         Self {
             buffers,
+            stats,
+            layout,
             mapped: Arc::default(),
             map_error: Arc::default(),
         }
@@ -96,15 +130,17 @@ impl ReadbackSlot {
 
     /// Record the copies of every target's colour texture into this slot.
     pub fn encode_copies(&self, encoder: &mut wgpu::CommandEncoder, targets: &[RenderTarget]) {
-        for (t, (_, _, _, buffer)) in targets.iter().zip(&self.buffers) {
+        let counts = self.layout.counts_bytes();
+        for (i, (t, (_, _, _, buffer))) in targets.iter().zip(&self.buffers).enumerate() {
             encode_texture_copy(encoder, &t.color, buffer);
+            encoder.copy_buffer_to_buffer(&t.counts, 0, &self.stats, i as u64 * counts, counts);
         }
     }
 
     /// Request mapping of every buffer (call after the submission that fills them).
     pub fn request_map(&self) {
         self.mapped.store(0, Ordering::SeqCst);
-        for (_, _, _, buffer) in &self.buffers {
+        for buffer in self.buffers.iter().map(|b| &b.3).chain([&self.stats]) {
             let mapped = self.mapped.clone();
             let error = self.map_error.clone();
             buffer.map_async(wgpu::MapMode::Read, .., move |r| {
@@ -119,7 +155,7 @@ impl ReadbackSlot {
 
     /// True once every buffer's map callback ran.
     pub fn is_mapped(&self) -> bool {
-        self.mapped.load(Ordering::SeqCst) == self.buffers.len()
+        self.mapped.load(Ordering::SeqCst) == self.buffers.len() + 1
     }
 
     /// Copy the mapped images out and unmap. Call only when [`Self::is_mapped`].
@@ -130,13 +166,19 @@ impl ReadbackSlot {
             .unwrap_or_else(|p| p.into_inner())
             .take()
         {
-            for (_, _, _, b) in &self.buffers {
+            for b in self.buffers.iter().map(|b| &b.3).chain([&self.stats]) {
                 b.unmap();
             }
             return Err(format!("mapping a readback buffer failed: {e}"));
         }
+        let counts: Vec<u32> = {
+            let view = self.stats.get_mapped_range(..).map_err(|e| e.to_string())?;
+            bytemuck::pod_collect_to_vec(&view)
+        };
+        self.stats.unmap();
+        let per_target = (self.layout.counts_bytes() / 4) as usize;
         let mut out = Vec::with_capacity(self.buffers.len());
-        for (name, width, height, buffer) in &self.buffers {
+        for (i, (name, width, height, buffer)) in self.buffers.iter().enumerate() {
             let rgba = {
                 let view = buffer.get_mapped_range(..).map_err(|e| e.to_string())?;
                 unpad_rows(&view, *width, *height)
@@ -147,6 +189,9 @@ impl ReadbackSlot {
                 width: *width,
                 height: *height,
                 rgba,
+                stats: self
+                    .layout
+                    .stats(&counts[i * per_target..(i + 1) * per_target]),
             });
         }
         Ok(out)
@@ -164,4 +209,6 @@ pub struct TargetImage {
     pub height: u32,
     /// Tightly packed RGBA8 (sRGB) pixels.
     pub rgba: Vec<u8>,
+    /// What the cull + LOD pass drew into this target.
+    pub stats: TargetStats,
 }

@@ -26,6 +26,57 @@ pub struct SceneDesc {
     pub environment: Environment,
     /// Avatar groups; at least one.
     pub avatars: Vec<AvatarGroup>,
+    /// Level-of-detail selection. Default: see [`LodSettings`].
+    #[serde(default)]
+    pub lod: LodSettings,
+    /// Where skinning runs. Default `Auto`.
+    #[serde(default)]
+    pub skinning: Skinning,
+}
+
+/// How each avatar's level of detail is chosen, per target (see `render::cull_lod`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LodSettings {
+    /// Largest simplification error allowed on screen, in pixels: an avatar gets the coarsest
+    /// level whose error, projected at its distance and the target's resolution, stays within
+    /// it. Default 1.0.
+    pub pixel_error: f32,
+    /// Levels added to (coarser) or taken from (finer) every choice, after hysteresis.
+    /// -3 ..= 3. Default 0.
+    pub bias: i32,
+    /// Draw every avatar at this level (clamped to each asset's chain), for debugging and
+    /// comparisons. Default `None`.
+    pub force: Option<u32>,
+    /// Hysteresis band, relative to `pixel_error` (0 ..= 0.9): an avatar keeps its previous
+    /// level while that level's error stays within `pixel_error × (1 ± hysteresis)`.
+    /// Default 0.2.
+    pub hysteresis: f32,
+}
+
+impl Default for LodSettings {
+    fn default() -> Self {
+        Self {
+            pixel_error: 1.0,
+            bias: 0,
+            force: None,
+            hysteresis: 0.2,
+        }
+    }
+}
+
+/// Where avatars are skinned.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Skinning {
+    /// `Compute` while every avatar's full-detail skinned vertices fit in
+    /// 2,097,152 vertices (64 MiB) and the device's binding limit, `Vertex` beyond.
+    #[default]
+    Auto,
+    /// A compute pass skins every avatar once per frame into a buffer every target draws from.
+    Compute,
+    /// Each target's vertex shader applies the (shared, once-uploaded) palettes to the vertices
+    /// of the level it draws; no skinned buffer, so crowds of any size fit.
+    Vertex,
 }
 
 fn default_fps() -> f32 {
@@ -87,6 +138,27 @@ pub struct Environment {
     pub sun_color: (f32, f32, f32),
     /// Ambient light level, linear 0..1. Default 0.3.
     pub ambient: f32,
+    /// A lit ground plane at y = 0. Default `None`.
+    pub ground: Option<Ground>,
+}
+
+/// A square ground plane at y = 0, centred on the origin.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ground {
+    /// Side length. Default 100.
+    #[serde(default = "hundred")]
+    pub size: f32,
+    /// Colour, sRGB 0..1. Default `(0.42, 0.5, 0.34)`.
+    #[serde(default = "grass")]
+    pub color: (f32, f32, f32),
+}
+
+fn hundred() -> f32 {
+    100.0
+}
+fn grass() -> (f32, f32, f32) {
+    (0.42, 0.5, 0.34)
 }
 
 impl Default for Environment {
@@ -96,6 +168,7 @@ impl Default for Environment {
             sun_direction: (-0.4, -1.0, -0.6),
             sun_color: (1.0, 0.96, 0.88),
             ambient: 0.3,
+            ground: None,
         }
     }
 }

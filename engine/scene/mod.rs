@@ -4,7 +4,9 @@
 mod format;
 mod world;
 
-pub use format::{AvatarGroup, Camera, Environment, Layout, SceneDesc, TargetDesc};
+pub use format::{
+    AvatarGroup, Camera, Environment, Ground, Layout, LodSettings, SceneDesc, Skinning, TargetDesc,
+};
 pub use world::{Avatar, DrawBatch, FrameAnimation, World};
 
 use crate::assets::{Asset, AssetLibrary, AssetRef};
@@ -179,6 +181,30 @@ pub fn parse_scene(
                 "near {} and far {} must satisfy 0 < near < far",
                 c.near, c.far
             ),
+        );
+    }
+    let lod = &desc.lod;
+    if !(lod.pixel_error > 0.0 && lod.pixel_error.is_finite()) {
+        bad(
+            "lod.pixel_error".into(),
+            format!("{} must be a positive number of pixels", lod.pixel_error),
+        );
+    }
+    if !(-3..=3).contains(&lod.bias) {
+        bad("lod.bias".into(), format!("{} is outside -3 ..= 3", lod.bias));
+    }
+    if !(0.0..=0.9).contains(&lod.hysteresis) {
+        bad(
+            "lod.hysteresis".into(),
+            format!("{} is outside 0 ..= 0.9", lod.hysteresis),
+        );
+    }
+    if let Some(g) = &desc.environment.ground
+        && !(g.size > 0.0 && g.size.is_finite())
+    {
+        bad(
+            "environment.ground.size".into(),
+            format!("{} must be a positive length", g.size),
         );
     }
     if desc.targets.is_empty() {

@@ -1,13 +1,16 @@
-// Types shared by every pass shader. The renderer prepends this file to each pass's source.
-// Keep in sync with engine/render/gpu_data.rs.
+// Types and helpers shared by every pass shader. The renderer prepends this file to each pass's
+// source. Keep in sync with engine/render/gpu_data.rs.
 
 struct Instance {
     model: mat4x4<f32>,
     tint: vec4<f32>,
+    // World-space bounding sphere over every pose: centre xyz, radius w.
+    sphere: vec4<f32>,
     palette_offset: u32,
     skinned_base: u32,
-    _pad0: u32,
-    _pad1: u32,
+    batch: u32,
+    // Largest axis scale of `model` (turns model-space LOD errors into world units).
+    scale: f32,
 }
 
 struct SkinnedVertex {
@@ -21,3 +24,6 @@ struct BatchParams {
     instance_count: u32,
     _pad: u32,
 }
+
+// Levels of detail per asset (engine/assets/lod.rs builds four).
+const MAX_LODS: u32 = 4u;

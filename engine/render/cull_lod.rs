@@ -1,0 +1,236 @@
+//! The cull + LOD pass (`shaders/cull_lod.wgsl`), run once per target and frame, and its CPU twin.
+//!
+//! For each avatar: test its bounding sphere (the asset's animated bounds, placed by the model
+//! matrix) against the target's frustum; pick the coarsest level of its asset's chain whose
+//! simplification error, projected at the sphere's nearest distance and the target's
+//! resolution, stays within `lod.pixel_error` pixels; keep last frame's level while it stays
+//! within `pixel_error × (1 ± hysteresis)`; add `lod.bias`; or take `lod.force`. The avatar is
+//! then appended to the visible list of its (batch, level), and a second dispatch writes the
+//! per-(batch, level) counts into the target's indirect draws.
+//!
+//! The CPU twin [`cull_lod_cpu`] computes the same choice. It tests spheres exactly, while the
+//! GPU keeps spheres within a small margin outside a plane, so the GPU never drops an avatar
+//! the CPU finds visible.
+
+use super::gpu_data::{BatchLod, CullParams, GpuInstance};
+use super::skin::{storage_entry, uniform};
+use crate::gpu::GpuContext;
+use crate::scene::{Camera, LodSettings};
+use glam::{Mat4, Vec3, Vec4};
+
+/// Workgroup width of both entry points.
+pub const WORKGROUP: u32 = 64;
+/// Levels per asset the pass handles (the chain length of `assets::lod`).
+pub const MAX_LODS: usize = 4;
+
+/// Pipelines and layout of the pass, built once per device.
+pub struct CullLodPass {
+    cull: wgpu::ComputePipeline,
+    finalize: wgpu::ComputePipeline,
+    /// Group 0: params (dynamic), instances, batches, state, counts, visible, draws, draw slots.
+    pub layout: wgpu::BindGroupLayout,
+}
+
+impl CullLodPass {
+    /// Build the pipelines on a device.
+    pub fn new(ctx: &GpuContext) -> Self {
+        let device = &ctx.device;
+        let cs = wgpu::ShaderStages::COMPUTE;
+        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("cull_lod::layout"),
+            entries: &[
+                uniform(0, true, cs),
+                storage_entry(1, true, cs),
+                storage_entry(2, true, cs),
+                storage_entry(3, false, cs),
+                storage_entry(4, false, cs),
+                storage_entry(5, false, cs),
+                storage_entry(6, false, cs),
+                storage_entry(7, true, cs),
+            ],
+        });
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("cull_lod::pipeline_layout"),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("cull_lod::shader"),
+            source: wgpu::ShaderSource::Wgsl(super::shader_source!("cull_lod.wgsl").into()),
+        });
+        let pipeline = |entry: &str| {
+            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(&format!("cull_lod::{entry}")),
+                layout: Some(&pipeline_layout),
+                module: &module,
+                entry_point: Some(entry),
+                compilation_options: Default::default(),
+                cache: None,
+            })
+        };
+        Self {
+            cull: pipeline("cull"),
+            finalize: pipeline("finalize"),
+            layout,
+        }
+    }
+
+    /// Record one target's cull and finalize dispatches. The target's counts buffer must have
+    /// been cleared earlier in the same encoder.
+    pub fn record(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        group: &wgpu::BindGroup,
+        params_offset: u32,
+        avatars: u32,
+        draws: u32,
+    ) {
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("cull_lod::pass"),
+            timestamp_writes: None,
+        });
+        pass.set_bind_group(0, group, &[params_offset]);
+        pass.set_pipeline(&self.cull);
+        pass.dispatch_workgroups(avatars.div_ceil(WORKGROUP).max(1), 1, 1);
+        pass.set_pipeline(&self.finalize);
+        pass.dispatch_workgroups(draws.div_ceil(WORKGROUP).max(1), 1, 1);
+    }
+}
+
+/// The six frustum planes of a view-projection with wgpu's 0..1 depth range, normals inwards,
+/// normalised: left, right, bottom, top, near, far.
+pub fn frustum_planes(view_proj: Mat4) -> [Vec4; 6] {
+    let r = |i| view_proj.row(i);
+    let planes = [
+        r(3) + r(0),
+        r(3) - r(0),
+        r(3) + r(1),
+        r(3) - r(1),
+        r(2),
+        r(3) - r(2),
+    ];
+    planes.map(|p| p / p.truncate().length().max(f32::MIN_POSITIVE))
+}
+
+/// The cull parameters of one target.
+pub fn cull_params(
+    camera: &Camera,
+    view_proj: Mat4,
+    height: u32,
+    lod: &LodSettings,
+    avatars: u32,
+    draws: u32,
+) -> CullParams {
+    CullParams {
+        planes: frustum_planes(view_proj).map(|p| p.to_array()),
+        eye: [camera.eye.0, camera.eye.1, camera.eye.2, 1.0],
+        pixels_per_unit: height as f32 / (2.0 * (camera.fov_y.to_radians() * 0.5).tan()),
+        pixel_error: lod.pixel_error,
+        hysteresis: lod.hysteresis,
+        near: camera.near,
+        bias: lod.bias,
+        force: lod.force.map_or(-1, |f| f.min(i32::MAX as u32) as i32),
+        avatar_count: avatars,
+        draw_count: draws,
+    }
+}
+
+/// Coarsest level whose projected error is within `tolerance` pixels (as `coarsest_within` in
+/// the shader).
+fn coarsest_within(b: &BatchLod, px_per_model_unit: f32, tolerance: f32) -> u32 {
+    let mut level = 0;
+    for l in 1..b.level_count {
+        if b.errors[l as usize] * px_per_model_unit <= tolerance {
+            level = l;
+        }
+    }
+    level
+}
+
+/// The CPU twin of one target's cull + LOD pass: each avatar's level, or `None` when its
+/// sphere lies outside the frustum. `state` holds level + 1 per avatar from the last frame (0:
+/// none) and is updated as the GPU updates its copy.
+pub fn cull_lod_cpu(
+    instances: &[GpuInstance],
+    batches: &[BatchLod],
+    params: &CullParams,
+    state: &mut [u32],
+) -> Vec<Option<u32>> {
+    let eye = Vec4::from_array(params.eye).truncate();
+    instances
+        .iter()
+        .zip(state.iter_mut())
+        .map(|(inst, prev)| {
+            let center = Vec3::new(inst.sphere[0], inst.sphere[1], inst.sphere[2]);
+            let radius = inst.sphere[3];
+            let outside = params
+                .planes
+                .iter()
+                .any(|p| Vec4::from_array(*p).truncate().dot(center) + p[3] < -radius);
+            if outside {
+                return None;
+            }
+            let b = &batches[inst.batch as usize];
+            if params.force >= 0 {
+                return Some((params.force as u32).min(b.level_count - 1));
+            }
+            let distance = ((center - eye).length() - radius).max(params.near);
+            let px = params.pixels_per_unit * inst.scale / distance;
+            let tolerance = params.pixel_error;
+            let level = if *prev == 0 {
+                coarsest_within(b, px, tolerance)
+            } else {
+                let finest = coarsest_within(b, px, tolerance * (1.0 - params.hysteresis));
+                let coarsest = coarsest_within(b, px, tolerance * (1.0 + params.hysteresis));
+                (*prev - 1).clamp(finest, coarsest)
+            };
+            *prev = level + 1;
+            Some((level as i32 + params.bias).clamp(0, b.level_count as i32 - 1) as u32)
+        })
+        .collect()
+}
+
+/// What one target drew in one frame, from the pass's counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TargetStats {
+    /// Avatars drawn at each level.
+    pub lod_histogram: [u32; MAX_LODS],
+    /// Avatars outside the frustum.
+    pub culled: u32,
+    /// Triangles drawn (avatars only).
+    pub triangles: u64,
+}
+
+impl TargetStats {
+    /// Avatars drawn.
+    pub fn visible(&self) -> u32 {
+        self.lod_histogram.iter().sum()
+    }
+}
+
+/// Turns one target's raw counts (`batch * MAX_LODS + level`) into [`TargetStats`].
+#[derive(Debug, Clone, Default)]
+pub struct StatsLayout {
+    /// Triangles per (batch, level), same indexing as the counts.
+    pub triangles: Vec<u64>,
+    /// Avatars in the scene.
+    pub avatars: u32,
+}
+
+impl StatsLayout {
+    /// Bytes of one target's counts.
+    pub fn counts_bytes(&self) -> u64 {
+        (self.triangles.len() * 4).max(4) as u64
+    }
+
+    /// Stats from one target's counts.
+    pub fn stats(&self, counts: &[u32]) -> TargetStats {
+        let mut s = TargetStats::default();
+        for (slot, (&n, &tris)) in counts.iter().zip(&self.triangles).enumerate() {
+            s.lod_histogram[slot % MAX_LODS] += n;
+            s.triangles += u64::from(n) * tris;
+        }
+        s.culled = self.avatars.saturating_sub(s.visible());
+        s
+    }
+}
