@@ -381,6 +381,17 @@ fn render(
         report.kept,
         100.0 * busy
     );
+    for t in tutti::offscreen::report::target_lod_summary(&report) {
+        tracing::info!(
+            "{}/{}: LOD histogram {} over {} frames, {:.0} avatars culled and {:.0} triangles drawn per frame",
+            t["scene"].as_str().unwrap_or(""),
+            t["target"].as_str().unwrap_or(""),
+            t["lod_histogram"],
+            t["frames"],
+            t["culled_per_frame"].as_f64().unwrap_or(0.0),
+            t["triangles_per_frame"].as_f64().unwrap_or(0.0),
+        );
+    }
     for a in report.adapters.iter().filter(|a| a.retired.is_some()) {
         println!(
             "retired {} after {} frames: {}",

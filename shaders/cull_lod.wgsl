@@ -23,8 +23,8 @@ struct CullParams {
 }
 
 struct BatchLod {
-    // Model-space error of each level.
-    errors: vec4<f32>,
+    // Model-space error of each level (the first MAX_LODS used).
+    errors: array<f32, 8>,
     level_count: u32,
     first_avatar: u32,
     avatar_count: u32,
@@ -57,10 +57,10 @@ struct DrawIndexedIndirect {
 const CULL_MARGIN: f32 = 1e-3;
 
 // Coarsest level whose projected error is within `tolerance` pixels.
-fn coarsest_within(b: BatchLod, px_per_model_unit: f32, tolerance: f32) -> u32 {
+fn coarsest_within(batch: u32, px_per_model_unit: f32, tolerance: f32) -> u32 {
     var level = 0u;
-    for (var l = 1u; l < b.level_count; l++) {
-        if b.errors[l] * px_per_model_unit <= tolerance {
+    for (var l = 1u; l < batches[batch].level_count; l++) {
+        if batches[batch].errors[l] * px_per_model_unit <= tolerance {
             level = l;
         }
     }
@@ -93,11 +93,11 @@ fn cull(@builtin(global_invocation_id) gid: vec3<u32>) {
         let tolerance = params.pixel_error;
         let prev = state[a];
         if prev == 0u {
-            level = coarsest_within(b, px_per_model_unit, tolerance);
+            level = coarsest_within(inst.batch, px_per_model_unit, tolerance);
         } else {
             // Keep last frame's level while it lies inside the band.
-            let finest = coarsest_within(b, px_per_model_unit, tolerance * (1.0 - params.hysteresis));
-            let coarsest = coarsest_within(b, px_per_model_unit, tolerance * (1.0 + params.hysteresis));
+            let finest = coarsest_within(inst.batch, px_per_model_unit, tolerance * (1.0 - params.hysteresis));
+            let coarsest = coarsest_within(inst.batch, px_per_model_unit, tolerance * (1.0 + params.hysteresis));
             level = clamp(prev - 1u, finest, coarsest);
         }
         state[a] = level + 1u;

@@ -1,5 +1,5 @@
-//! Level-of-detail chains built with meshoptimizer: about four levels (100 / 50 / 25 / 12.5 % of
-//! the triangles), each simplified within an error bound, all indexing the asset's one vertex
+//! Level-of-detail chains built with meshoptimizer: six levels (100 / 50 / 25 / 12.5 / 6.25 /
+//! 3.1 % of the triangles), each simplified within an error bound, all indexing the asset's one vertex
 //! list, so skin attributes (joints, weights) and UVs are preserved as they are. Index order is
 //! optimised for the vertex cache and the vertex list for fetch locality.
 //!
@@ -17,8 +17,9 @@ use super::{Asset, MeshAsset, Submesh};
 use glam::Vec3;
 use rayon::prelude::*;
 
-/// Target triangle fractions of the levels.
-pub const LOD_RATIOS: [f32; 4] = [1.0, 0.5, 0.25, 0.125];
+/// Target triangle fractions of the levels. The two coarsest serve avatars a few dozen pixels
+/// tall, where crowds and small multi-resolution targets spend most of their triangles.
+pub const LOD_RATIOS: [f32; 6] = [1.0, 0.5, 0.25, 0.125, 0.0625, 0.03125];
 /// Largest simplification error per level, relative to the mesh extent.
 pub const LOD_MAX_ERROR: f32 = 0.02;
 
@@ -237,7 +238,7 @@ mod tests {
             "optimisation keeps every triangle"
         );
         let levels = build_lod_chain(&mesh);
-        assert_eq!(levels.len(), 4);
+        assert_eq!(levels.len(), LOD_RATIOS.len());
         let counts: Vec<usize> = levels.iter().map(LodLevel::triangle_count).collect();
         assert!(counts.windows(2).all(|w| w[1] < w[0]), "{counts:?}");
         // The ultra humanoid is smooth enough to reach each target within the bound.
@@ -293,10 +294,17 @@ mod asset_tests {
                 .expect("asset"),
         ] {
             let lods = h.lods();
-            assert!(lods.windows(2).all(|w| w[1].vertex_count <= w[0].vertex_count));
+            assert!(
+                lods.windows(2)
+                    .all(|w| w[1].vertex_count <= w[0].vertex_count)
+            );
             for l in lods {
                 let used = l.indices.iter().copied().max().map_or(0, |m| m + 1);
-                assert!(used <= l.vertex_count, "{}: level uses vertex {used}", h.name);
+                assert!(
+                    used <= l.vertex_count,
+                    "{}: level uses vertex {used}",
+                    h.name
+                );
             }
         }
         // Skin attributes are preserved: every level indexes the same skinned vertices.

@@ -37,6 +37,10 @@ pub struct ManifestEntry {
     pub encode_ms: f64,
     /// Write + rename time of this file, ms.
     pub write_ms: f64,
+    /// What the cull + LOD pass drew into this target (absent in manifests written before
+    /// LOD selection existed: all zero).
+    #[serde(default, flatten)]
+    pub stats: crate::render::TargetStats,
 }
 
 impl ManifestEntry {

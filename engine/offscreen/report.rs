@@ -30,6 +30,40 @@ pub fn bottleneck(r: &OffscreenReport) -> (&'static str, f64) {
         .fold(("none", 0.0), |best, x| if x.1 > best.1 { x } else { best })
 }
 
+/// Per (scene, target) LOD figures of the files written: frames, summed LOD histogram, and
+/// mean avatars culled and triangles drawn per frame.
+pub fn target_lod_summary(r: &OffscreenReport) -> Vec<serde_json::Value> {
+    let mut by_target: std::collections::BTreeMap<
+        (&str, &str),
+        (u64, [u64; crate::render::cull_lod::MAX_LODS], u64, u64),
+    > = Default::default();
+    for e in &r.written {
+        let t = by_target
+            .entry((e.scene.as_str(), e.target.as_str()))
+            .or_default();
+        t.0 += 1;
+        for (sum, n) in t.1.iter_mut().zip(e.stats.lod_histogram) {
+            *sum += u64::from(n);
+        }
+        t.2 += u64::from(e.stats.culled);
+        t.3 += e.stats.triangles;
+    }
+    by_target
+        .into_iter()
+        .map(|((scene, target), (frames, hist, culled, tris))| {
+            let n = frames.max(1) as f64;
+            json!({
+                "scene": scene,
+                "target": target,
+                "frames": frames,
+                "lod_histogram": hist,
+                "culled_per_frame": culled as f64 / n,
+                "triangles_per_frame": tris as f64 / n,
+            })
+        })
+        .collect()
+}
+
 /// The report as JSON.
 pub fn report_json(r: &OffscreenReport) -> serde_json::Value {
     let wall = r.wall_s.max(1e-9);
@@ -56,6 +90,7 @@ pub fn report_json(r: &OffscreenReport) -> serde_json::Value {
             "stage": name, "total_s": total, "utilisation": u,
         })).collect::<Vec<_>>(),
         "bottleneck": { "stage": bottleneck, "utilisation": busy },
+        "targets": target_lod_summary(r),
         "failures": r.failures,
     })
 }

@@ -365,6 +365,7 @@ fn spawn_encode(
                 readback_ms,
                 encode_ms,
                 write_ms,
+                stats: img.stats.clone(),
             };
             let _ = tx.send(Event::Written {
                 device,

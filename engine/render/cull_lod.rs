@@ -20,8 +20,9 @@ use glam::{Mat4, Vec3, Vec4};
 
 /// Workgroup width of both entry points.
 pub const WORKGROUP: u32 = 64;
-/// Levels per asset the pass handles (the chain length of `assets::lod`).
-pub const MAX_LODS: usize = 4;
+/// Levels per asset the pass handles (the chain length of `assets::lod`; keep `MAX_LODS` in
+/// shaders/shared/types.wgsl equal).
+pub const MAX_LODS: usize = crate::assets::lod::LOD_RATIOS.len();
 
 /// Pipelines and layout of the pass, built once per device.
 pub struct CullLodPass {
@@ -191,7 +192,8 @@ pub fn cull_lod_cpu(
 }
 
 /// What one target drew in one frame, from the pass's counts.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct TargetStats {
     /// Avatars drawn at each level.
     pub lod_histogram: [u32; MAX_LODS],

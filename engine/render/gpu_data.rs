@@ -121,8 +121,8 @@ pub struct CullParams {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Pod, Zeroable)]
 pub struct BatchLod {
-    /// Model-space error per level.
-    pub errors: [f32; 4],
+    /// Model-space error per level (the first `MAX_LODS` used).
+    pub errors: [f32; 8],
     /// Levels in the asset's chain.
     pub level_count: u32,
     /// First avatar of the batch.
@@ -173,7 +173,7 @@ pub struct GroundUniform {
 }
 
 const _: () = assert!(size_of::<CullParams>() == 144);
-const _: () = assert!(size_of::<BatchLod>() == 32);
+const _: () = assert!(size_of::<BatchLod>() == 48);
 const _: () = assert!(size_of::<DrawIndexedIndirect>() == 20);
 const _: () = assert!(size_of::<DrawParams>() == 16);
 const _: () = assert!(size_of::<GroundUniform>() == 32);

@@ -20,7 +20,11 @@ impl GroundPass {
         let vf = wgpu::ShaderStages::VERTEX_FRAGMENT;
         let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("ground::layout"),
-            entries: &[uniform(0, true, vs), uniform(1, false, vf), uniform(2, false, vf)],
+            entries: &[
+                uniform(0, true, vs),
+                uniform(1, false, vf),
+                uniform(2, false, vf),
+            ],
         });
         let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
             label: Some("ground::pipeline_layout"),

@@ -35,8 +35,8 @@ mod mesh;
 pub mod skin;
 mod target;
 
-pub use mesh::GpuMesh;
 pub use cull_lod::TargetStats;
+pub use mesh::GpuMesh;
 pub use target::{ReadbackSlot, RenderTarget, TargetImage};
 
 use crate::gpu::{GpuContext, GpuError, ReadbackError, read_buffer};
@@ -45,8 +45,8 @@ use avatar::{AvatarPass, BatchDraws};
 use cull_lod::{CullLodPass, MAX_LODS, StatsLayout};
 use glam::{Mat4, Vec3};
 use gpu_data::{
-    BatchLod, BatchParams, CameraUniform, CullParams, DrawIndexedIndirect, DrawParams,
-    GpuInstance, GroundUniform, LightUniform, SkinnedVertex,
+    BatchLod, BatchParams, CameraUniform, CullParams, DrawIndexedIndirect, DrawParams, GpuInstance,
+    GroundUniform, LightUniform, SkinnedVertex,
 };
 use ground::GroundPass;
 use skin::SkinPass;
@@ -226,7 +226,12 @@ impl SceneRenderer {
                     skinned_count += u64::from(meshes[a.asset].vertex_count);
                 }
                 let bounds = world.assets[a.asset].bounds();
-                let scale = a.model.to_scale_rotation_translation().0.abs().max_element();
+                let scale = a
+                    .model
+                    .to_scale_rotation_translation()
+                    .0
+                    .abs()
+                    .max_element();
                 let center = a.model.transform_point3(bounds.center);
                 GpuInstance {
                     model: a.model.to_cols_array_2d(),
@@ -272,7 +277,7 @@ impl SceneRenderer {
             for inst in &mut instances[b.first as usize..(b.first + b.count) as usize] {
                 inst.batch = bi as u32;
             }
-            let mut errors = [0.0f32; MAX_LODS];
+            let mut errors = [0.0f32; 8];
             for (e, level) in errors.iter_mut().zip(lods) {
                 *e = level.model_error;
             }
@@ -596,7 +601,12 @@ impl SceneRenderer {
 
     /// A new readback slot for this scene's targets (one per frame in flight).
     pub fn new_slot(&self, ctx: &GpuContext) -> ReadbackSlot {
-        ReadbackSlot::new(ctx, &self.world_name, &self.targets, self.stats_layout.clone())
+        ReadbackSlot::new(
+            ctx,
+            &self.world_name,
+            &self.targets,
+            self.stats_layout.clone(),
+        )
     }
 
     /// Replace the camera for the following frames (each target keeps its aspect ratio).
@@ -773,9 +783,11 @@ impl SceneRenderer {
         t: usize,
     ) -> Result<Vec<DrawIndexedIndirect>, RenderError> {
         let words = read_buffer_copy(ctx, &self.target_gpu[t].draws)?;
-        Ok(bytemuck::pod_collect_to_vec::<u32, DrawIndexedIndirect>(&words)
-            [..self.draw_template.len()]
-            .to_vec())
+        Ok(
+            bytemuck::pod_collect_to_vec::<u32, DrawIndexedIndirect>(&words)
+                [..self.draw_template.len()]
+                .to_vec(),
+        )
     }
 
     /// Render one frame into every target and read them back (blocking).

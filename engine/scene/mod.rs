@@ -191,7 +191,10 @@ pub fn parse_scene(
         );
     }
     if !(-3..=3).contains(&lod.bias) {
-        bad("lod.bias".into(), format!("{} is outside -3 ..= 3", lod.bias));
+        bad(
+            "lod.bias".into(),
+            format!("{} is outside -3 ..= 3", lod.bias),
+        );
     }
     if !(0.0..=0.9).contains(&lod.hysteresis) {
         bad(

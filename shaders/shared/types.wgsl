@@ -25,5 +25,5 @@ struct BatchParams {
     _pad: u32,
 }
 
-// Levels of detail per asset (engine/assets/lod.rs builds four).
-const MAX_LODS: u32 = 4u;
+// Levels of detail per asset (engine/assets/lod.rs builds six; MAX_LODS in render/cull_lod.rs).
+const MAX_LODS: u32 = 6u;
