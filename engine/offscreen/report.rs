@@ -33,10 +33,9 @@ pub fn bottleneck(r: &OffscreenReport) -> (&'static str, f64) {
 /// Per (scene, target) LOD figures of the files written: frames, summed LOD histogram, and
 /// mean avatars culled and triangles drawn per frame.
 pub fn target_lod_summary(r: &OffscreenReport) -> Vec<serde_json::Value> {
-    let mut by_target: std::collections::BTreeMap<
-        (&str, &str),
-        (u64, [u64; crate::render::cull_lod::MAX_LODS], u64, u64),
-    > = Default::default();
+    /// Frames, summed histogram, culled and triangles of one (scene, target).
+    type Sums = (u64, [u64; crate::render::cull_lod::MAX_LODS], u64, u64);
+    let mut by_target: std::collections::BTreeMap<(&str, &str), Sums> = Default::default();
     for e in &r.written {
         let t = by_target
             .entry((e.scene.as_str(), e.target.as_str()))

@@ -1,6 +1,6 @@
 //! The avatar raster pass (`shaders/avatar.wgsl`): indirect, instanced draws of the avatars the
 //! cull + LOD pass kept, per (asset, material, level), into one target, with depth, Lambert sun
-//! + ambient lighting and base colour x texture x tint. Vertices come either from the compute
+//! and ambient lighting and base colour x texture x tint. Vertices come either from the compute
 //! skin pass (`vs_preskinned`) or are skinned here (`vs_skinning`).
 //!
 //! Where the device has `INDIRECT_FIRST_INSTANCE`, each (asset, material) is one
