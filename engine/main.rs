@@ -131,6 +131,22 @@ enum BenchCommand {
         #[arg(long)]
         quick: bool,
     },
+    /// GPU-driven crowds: automatic LOD vs level 0 forced at 1920x1080, four resolutions vs the
+    /// largest alone, and CPU frame time at 1k, 10k and 50k avatars vs a sequential loop.
+    Lod {
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+        /// 1,000 avatars and fewer frames (under two minutes on two cores without a GPU).
+        #[arg(long)]
+        quick: bool,
+        /// Avatars in the GPU figures (default 10,000; 1,000 with --quick).
+        #[arg(long)]
+        avatars: Option<u32>,
+        /// Adapter to measure (the first one selected).
+        #[arg(long, default_value = "default")]
+        adapters: AdapterSpec,
+    },
 }
 
 fn parse_frames(s: &str) -> Result<(u32, u32), String> {
@@ -265,6 +281,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     adapters,
                 },
         } => bench_offscreen(json, quick, &adapters),
+        Command::Bench {
+            command:
+                BenchCommand::Lod {
+                    json,
+                    quick,
+                    avatars,
+                    adapters,
+                },
+        } => bench_lod(
+            json,
+            quick,
+            avatars,
+            &adapters,
+            &executor(profile, workers)?,
+        ),
         Command::Bench {
             command: BenchCommand::Jobs { json, quick },
         } => {
@@ -457,6 +488,79 @@ fn bench_offscreen(json: bool, quick: bool, spec: &AdapterSpec) -> Result<ExitCo
             "  bottleneck (pipelined, first adapter): {} at {:.0}% utilisation",
             r.bottleneck.0,
             100.0 * r.bottleneck.1
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bench_lod(
+    json: bool,
+    quick: bool,
+    avatars: Option<u32>,
+    spec: &AdapterSpec,
+    exec: &Executor,
+) -> Result<ExitCode> {
+    use tutti::render::bench::{LodBenchConfig, MULTIRES_TARGETS};
+    let devices = open_devices(spec)?;
+    let ctx = devices.first().context("no adapter selected")?;
+    let mut cfg = LodBenchConfig::new(quick);
+    if let Some(n) = avatars {
+        cfg.avatars = n.max(1);
+    }
+    let r = tutti::render::bench::run(ctx, exec, &cfg, |what| {
+        tracing::info!("measuring {what} on {}", ctx.label)
+    })
+    .map_err(anyhow::Error::msg)?;
+    if json {
+        let cpu_frame_ms: serde_json::Map<String, serde_json::Value> = r
+            .cpu
+            .iter()
+            .map(|c| (c.avatars.to_string(), serde_json::json!(c.frame_ms)))
+            .collect();
+        let mut value = serde_json::to_value(&r)?;
+        value["cpu_frame_ms"] = serde_json::Value::Object(cpu_frame_ms);
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let skinning = if r.vertex_skinning {
+        "vertex"
+    } else {
+        "compute"
+    };
+    println!(
+        "GPU-driven crowd on {}: {} humanoid:medium avatars, {skinning} skinning",
+        r.adapter, r.avatars
+    );
+    let row = |name: &str, f: &tutti::render::bench::GpuFigure| {
+        println!(
+            "  {name:<36} {:>9.2} ms  {:>9} avatars drawn  {:>11} triangles  {:>9.0} avatars per 16.7 ms",
+            f.frame_ms, f.drawn, f.triangles, f.avatars_per_16_7ms
+        )
+    };
+    row("1920x1080, automatic LOD", &r.lod);
+    row("1920x1080, level 0 forced (baseline)", &r.lod0);
+    row(
+        &format!("{} targets, automatic LOD", MULTIRES_TARGETS.len()),
+        &r.multires,
+    );
+    println!(
+        "  lod_speedup (level 0 forced / automatic): {:.2}x",
+        r.lod_speedup
+    );
+    println!(
+        "  multires_ratio (four targets / 1920x1080 alone): {:.2}x (goal <= 1.3)",
+        r.multires_ratio
+    );
+    println!("  CPU frame time (frame graph + record and submit; baseline: sequential animation):");
+    for c in &r.cpu {
+        println!(
+            "  {:>7} avatars: {:>8.2} ms (animate {:.2} ms, submit {:.2} ms; sequential animate {:.2} ms, {:.2}x)",
+            c.avatars,
+            c.frame_ms,
+            c.animate_ms,
+            c.submit_ms,
+            c.sequential_animate_ms,
+            c.animate_speedup
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -5,6 +5,7 @@ use super::{Executor, GraphBuilder, JobGraph, JobStatus, Priority};
 use crate::anim::PoseScratch;
 use crate::scene::{FrameAnimation, World};
 use glam::{Mat4, Vec3};
+use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Environment state of one frame (sun and sky), computed by the `environment` job.
@@ -21,8 +22,11 @@ pub struct EnvironmentFrame {
 struct Shared {
     world: Arc<World>,
     time: Mutex<f32>,
-    /// Per batch: first avatar, avatar count, first palette entry, and the batch's output.
-    batches: Vec<(usize, usize, usize, Mutex<Vec<Mat4>>)>,
+    /// Per batch: first avatar, avatar count, and its palette range `start..end`.
+    batches: Vec<(usize, usize, usize, usize)>,
+    /// The palette buffer of the running frame (`palette_len` matrices, allocated by
+    /// [`FrameGraph::run`]); null between frames.
+    target: AtomicPtr<Mat4>,
     environment: Mutex<EnvironmentFrame>,
     audio: Mutex<Vec<f32>>,
 }
@@ -31,6 +35,8 @@ struct Shared {
 pub struct FrameGraph {
     graph: JobGraph,
     shared: Arc<Shared>,
+    /// Held for a whole frame: one frame at a time writes into `Shared::target`.
+    running: Mutex<()>,
 }
 
 /// Audio sample rate of the (placeholder) audio block.
@@ -50,18 +56,14 @@ impl FrameGraph {
                 .get(first + count)
                 .map(|a| a.palette_offset as usize)
                 .unwrap_or(world.palette_len);
-            batches.push((
-                first,
-                count,
-                palette_start,
-                Mutex::new(vec![Mat4::IDENTITY; palette_end - palette_start]),
-            ));
+            batches.push((first, count, palette_start, palette_end));
             first += count;
         }
         let shared = Arc::new(Shared {
             world,
             time: Mutex::new(0.0),
             batches,
+            target: AtomicPtr::new(std::ptr::null_mut()),
             environment: Mutex::default(),
             audio: Mutex::default(),
         });
@@ -70,12 +72,31 @@ impl FrameGraph {
             let s = shared.clone();
             g.add(format!("animate[{k}]"), Priority::High, move |_| {
                 let t = *s.time.lock().unwrap_or_else(|e| e.into_inner());
-                let (first, count, base, out) = &s.batches[k];
-                let mut out = out.lock().unwrap_or_else(|e| e.into_inner());
+                let (first, count, start, end) = s.batches[k];
+                let ptr = s.target.load(Ordering::Acquire);
+                if ptr.is_null() {
+                    return Err("animation job run outside FrameGraph::run".into());
+                }
+                #[expect(
+                    unsafe_code,
+                    reason = "animation jobs write their disjoint ranges of one palette buffer in place, saving a copy of every palette per frame"
+                )]
+                // SAFETY: `run` holds `running` for the whole frame, allocated `palette_len`
+                // matrices at `ptr` and frees them only after every job has returned. Batch
+                // ranges `start..end` are disjoint and within `palette_len`, so this job is the
+                // only one touching these elements, and each is written before the slice is
+                // formed.
+                let out: &mut [Mat4] = unsafe {
+                    let p = ptr.add(start);
+                    for i in 0..end - start {
+                        p.add(i).write(Mat4::IDENTITY);
+                    }
+                    std::slice::from_raw_parts_mut(p, end - start)
+                };
                 let mut scratch = PoseScratch::default();
-                for a in &s.world.avatars[*first..first + count] {
+                for a in &s.world.avatars[first..first + count] {
                     let n = s.world.assets[a.asset].skeleton.bindings.len();
-                    let at = a.palette_offset as usize - base;
+                    let at = a.palette_offset as usize - start;
                     s.world
                         .animate_avatar(a, t, &mut scratch, &mut out[at..at + n]);
                 }
@@ -111,6 +132,7 @@ impl FrameGraph {
                 .build()
                 .expect("the frame graph has no edges, so no cycle"),
             shared,
+            running: Mutex::new(()),
         }
     }
 
@@ -125,16 +147,32 @@ impl FrameGraph {
         exec: &Executor,
         time: f32,
     ) -> Result<(FrameAnimation, EnvironmentFrame), String> {
+        let _frame = self.running.lock().unwrap_or_else(|e| e.into_inner());
         *self.shared.time.lock().unwrap_or_else(|e| e.into_inner()) = time;
+        let len = self.shared.world.palette_len;
+        let mut palettes: Vec<Mat4> = Vec::with_capacity(len);
+        self.shared
+            .target
+            .store(palettes.as_mut_ptr(), Ordering::Release);
         let report = exec.run(&self.graph);
+        self.shared
+            .target
+            .store(std::ptr::null_mut(), Ordering::Release);
         if let Some(bad) = report.jobs.iter().find(|j| j.status != JobStatus::Ok) {
             return Err(format!("frame job {} ended {:?}", bad.name, bad.status));
         }
-        let mut palettes = vec![Mat4::IDENTITY; self.shared.world.palette_len];
-        for (_, _, base, out) in &self.shared.batches {
-            let out = out.lock().unwrap_or_else(|e| e.into_inner());
-            palettes[*base..base + out.len()].copy_from_slice(&out);
-        }
+        let covered = self.shared.batches.last().map_or(0, |b| b.3);
+        assert_eq!(covered, len, "the animation batches cover every palette");
+        #[expect(
+            unsafe_code,
+            reason = "the palettes were written in place by the animation jobs"
+        )]
+        // SAFETY: every animation job returned Ok, so each batch initialised its range; the
+        // ranges are contiguous from 0 and end at `len` (checked above), and `exec.run`
+        // returns only after every job has finished, so all writes happened before this.
+        unsafe {
+            palettes.set_len(len)
+        };
         let env = *self
             .shared
             .environment

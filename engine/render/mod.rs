@@ -28,6 +28,7 @@ macro_rules! shader_source {
 pub(crate) use shader_source;
 
 pub mod avatar;
+pub mod bench;
 pub mod cull_lod;
 pub mod gpu_data;
 pub mod ground;
@@ -646,6 +647,27 @@ impl SceneRenderer {
         anim: &FrameAnimation,
         slot: &ReadbackSlot,
     ) -> Result<wgpu::SubmissionIndex, RenderError> {
+        self.encode_and_submit(ctx, renderer, anim, Some(slot))
+    }
+
+    /// Record and submit one frame without reading anything back (benchmarks, or a caller that
+    /// uses the target textures on the GPU).
+    pub fn submit_without_readback(
+        &self,
+        ctx: &GpuContext,
+        renderer: &FrameRenderer,
+        anim: &FrameAnimation,
+    ) -> Result<wgpu::SubmissionIndex, RenderError> {
+        self.encode_and_submit(ctx, renderer, anim, None)
+    }
+
+    fn encode_and_submit(
+        &self,
+        ctx: &GpuContext,
+        renderer: &FrameRenderer,
+        anim: &FrameAnimation,
+        slot: Option<&ReadbackSlot>,
+    ) -> Result<wgpu::SubmissionIndex, RenderError> {
         let queue = &ctx.queue;
         queue.write_buffer(&self.palettes, 0, bytemuck::cast_slice(&anim.palettes));
         let mut camera_bytes = vec![0u8; self.camera_stride as usize * self.targets.len()];
@@ -736,7 +758,9 @@ impl SceneRenderer {
                 &gpu.draws,
             );
         }
-        slot.encode_copies(&mut encoder, &self.targets);
+        if let Some(slot) = slot {
+            slot.encode_copies(&mut encoder, &self.targets);
+        }
         Ok(queue.submit([encoder.finish()]))
     }
 

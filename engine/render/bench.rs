@@ -1,0 +1,346 @@
+//! `tutti bench lod`: GPU-driven crowd rendering, each figure with its baseline in the same run.
+//!
+//! - **LOD**: GPU time per 1920×1080 frame of a crowd with automatic LOD against the same crowd
+//!   with level 0 forced (`lod_speedup` = forced / automatic), and the avatars that fit in
+//!   16.7 ms at each rate.
+//! - **Multi-resolution**: four targets (1920×1080, 960×540, 480×270, 240×135) in one frame
+//!   against the largest alone (`multires_ratio` = four / largest alone; goal ≤ 1.3).
+//! - **CPU frame time** per avatar count: the engine's frame graph on the job system (animation,
+//!   environment, audio) plus recording and submitting the GPU frame, against a sequential
+//!   animation loop on one thread.
+//!
+//! GPU time is wall time from submitting a frame (uploads included, no readback) until the
+//! device has finished it, median over the timed frames after one warm-up frame.
+
+use super::{FrameRenderer, SceneRenderer};
+use crate::anim::PoseScratch;
+use crate::assets::AssetLibrary;
+use crate::gpu::GpuContext;
+use crate::jobs::Executor;
+use crate::jobs::frame::FrameGraph;
+use crate::scene::{World, parse_scene};
+use glam::Mat4;
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The four targets of the multi-resolution figure, largest first.
+pub const MULTIRES_TARGETS: [(u32, u32); 4] = [(1920, 1080), (960, 540), (480, 270), (240, 135)];
+/// GPU time budget of one frame at 60 Hz.
+pub const FRAME_BUDGET_MS: f64 = 16.7;
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct LodBenchConfig {
+    /// Avatars in the GPU figures.
+    pub avatars: u32,
+    /// Timed frames per GPU figure (after one warm-up frame).
+    pub frames: u32,
+    /// Avatar counts of the CPU frame-time figure.
+    pub cpu_counts: Vec<u32>,
+    /// Timed frames per CPU figure.
+    pub cpu_frames: u32,
+}
+
+impl LodBenchConfig {
+    /// The full run (10,000 avatars; CPU at 1k, 10k, 50k), or `--quick` (1,000 avatars, fewer
+    /// frames: under two minutes on two cores without a GPU).
+    pub fn new(quick: bool) -> Self {
+        if quick {
+            Self {
+                avatars: 1_000,
+                frames: 3,
+                cpu_counts: vec![1_000, 10_000, 50_000],
+                cpu_frames: 3,
+            }
+        } else {
+            Self {
+                avatars: 10_000,
+                frames: 10,
+                cpu_counts: vec![1_000, 10_000, 50_000],
+                cpu_frames: 10,
+            }
+        }
+    }
+}
+
+/// One GPU figure: median frame time, and what the frame drew.
+#[derive(Debug, Clone, Serialize)]
+pub struct GpuFigure {
+    /// Median GPU frame time, ms.
+    pub frame_ms: f64,
+    /// Avatars drawn (all targets).
+    pub drawn: u64,
+    /// Triangles drawn (all targets).
+    pub triangles: u64,
+    /// Avatars that would fit in [`FRAME_BUDGET_MS`] at this rate (linear in the count).
+    pub avatars_per_16_7ms: f64,
+}
+
+/// One CPU figure.
+#[derive(Debug, Clone, Serialize)]
+pub struct CpuFigure {
+    /// Avatars.
+    pub avatars: u32,
+    /// Median engine CPU frame time (frame graph + record and submit), ms.
+    pub frame_ms: f64,
+    /// Median of the frame graph alone, ms.
+    pub animate_ms: f64,
+    /// Median of recording and submitting the GPU frame, ms.
+    pub submit_ms: f64,
+    /// Median of the baseline: a sequential animation loop on one thread, ms.
+    pub sequential_animate_ms: f64,
+    /// Baseline over the frame graph's animation.
+    pub animate_speedup: f64,
+}
+
+/// Results of `tutti bench lod`.
+#[derive(Debug, Clone, Serialize)]
+pub struct LodBench {
+    /// Adapter measured.
+    pub adapter: String,
+    /// Avatars in the GPU figures.
+    pub avatars: u32,
+    /// Whether the crowd was skinned in the vertex stage.
+    pub vertex_skinning: bool,
+    /// 1920×1080 with automatic LOD.
+    pub lod: GpuFigure,
+    /// 1920×1080 with level 0 forced.
+    pub lod0: GpuFigure,
+    /// `lod0.frame_ms / lod.frame_ms`.
+    pub lod_speedup: f64,
+    /// The four targets of [`MULTIRES_TARGETS`] in one frame, automatic LOD.
+    pub multires: GpuFigure,
+    /// `multires.frame_ms / lod.frame_ms`.
+    pub multires_ratio: f64,
+    /// CPU frame time per avatar count.
+    pub cpu: Vec<CpuFigure>,
+}
+
+/// The benchmark crowd as scene text: `avatars` medium-detail humanoids in four blocks (two
+/// walking, two idle) on a ground, seen from behind the front edge as in `scenes/crowd.ron`.
+pub fn crowd_scene(avatars: u32, targets: &[(u32, u32)], force: Option<u32>) -> String {
+    let per_block = avatars.div_ceil(4).max(1);
+    let columns = (f64::from(per_block).sqrt().ceil() as u32).max(1);
+    let spacing = 1.6f32;
+    let half = columns as f32 * spacing * 0.5 + 0.5;
+    let mut left = avatars;
+    let mut groups = String::new();
+    for (i, (x, z, clip, tint)) in [
+        (-half, 0.0, "walk", "(1.0, 0.85, 0.8)"),
+        (half, 0.0, "walk", "(0.8, 0.9, 1.0)"),
+        (-half, -2.0 * half, "idle", "(0.85, 1.0, 0.8)"),
+        (half, -2.0 * half, "idle", "(1.0, 1.0, 0.75)"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let count = per_block.min(left);
+        left -= count;
+        if count == 0 {
+            continue;
+        }
+        groups.push_str(&format!(
+            "(asset: \"humanoid:medium\", count: {count}, layout: Grid(columns: {columns}, spacing: {spacing}), position: ({x}, 0.0, {z}), yaw: {}, clip: \"{clip}\", speed: {}, phase_spread: 1.0, tint: {tint}),\n",
+            90.0 * i as f32,
+            1.0 + 0.1 * i as f32,
+        ));
+    }
+    let targets: Vec<String> = targets
+        .iter()
+        .enumerate()
+        .map(|(i, (w, h))| format!("(name: \"t{i}\", width: {w}, height: {h})"))
+        .collect();
+    let force = force.map_or("None".to_string(), |f| format!("Some({f})"));
+    format!(
+        "Scene(
+    name: \"bench-crowd\",
+    camera: (eye: (0.0, 7.0, {eye_z}), target: (0.0, 1.0, {target_z}), fov_y: 50.0, near: 0.1, far: {far}),
+    targets: [{targets}],
+    environment: (ground: Some((size: {ground}))),
+    lod: (force: {force}),
+    avatars: [
+{groups}    ],
+)",
+        eye_z = half + 6.5,
+        target_z = half - 28.5,
+        far = 4.0 * half + 200.0,
+        targets = targets.join(", "),
+        ground = 4.0 * half + 40.0,
+    )
+}
+
+fn crowd_world(avatars: u32, targets: &[(u32, u32)], force: Option<u32>) -> Result<World, String> {
+    let text = crowd_scene(avatars, targets, force);
+    parse_scene(
+        &text,
+        std::path::Path::new("<bench crowd>"),
+        None,
+        &AssetLibrary::new(),
+    )
+    .map(|s| s.world())
+    .map_err(|e| e.to_string())
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+fn ms(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1e3
+}
+
+/// Median GPU time of `frames` frames of a world (after one warm-up frame, whose stats are
+/// returned with it).
+fn gpu_figure(
+    ctx: &GpuContext,
+    renderer: &FrameRenderer,
+    world: &World,
+    frames: u32,
+) -> Result<(GpuFigure, bool), String> {
+    let sr = SceneRenderer::new(ctx, renderer, world).map_err(|e| e.to_string())?;
+    let anim = world.animate(world.frame_time(0));
+    // Warm-up frame with readback, for the stats.
+    let images = sr.render(ctx, renderer, &anim).map_err(|e| e.to_string())?;
+    let drawn = images.iter().map(|i| u64::from(i.stats.visible())).sum();
+    let triangles = images.iter().map(|i| i.stats.triangles).sum();
+    let mut times = Vec::new();
+    for _ in 0..frames.max(1) {
+        let t = Instant::now();
+        let index = sr
+            .submit_without_readback(ctx, renderer, &anim)
+            .map_err(|e| e.to_string())?;
+        ctx.wait_for(index).map_err(|e| e.to_string())?;
+        times.push(ms(t));
+    }
+    let frame_ms = median(times);
+    Ok((
+        GpuFigure {
+            frame_ms,
+            drawn,
+            triangles,
+            avatars_per_16_7ms: f64::from(world.avatars.len() as u32) * FRAME_BUDGET_MS
+                / frame_ms.max(1e-9),
+        },
+        sr.vertex_skinning(),
+    ))
+}
+
+/// CPU frame time at one avatar count.
+fn cpu_figure(
+    ctx: &GpuContext,
+    renderer: &FrameRenderer,
+    exec: &Executor,
+    avatars: u32,
+    frames: u32,
+) -> Result<CpuFigure, String> {
+    let world = Arc::new(crowd_world(avatars, &MULTIRES_TARGETS[..1], None)?);
+    let sr = SceneRenderer::new(ctx, renderer, &world).map_err(|e| e.to_string())?;
+    let graph = FrameGraph::new(world.clone(), 32);
+    let (mut animate, mut submit, mut total, mut sequential) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut palettes = vec![Mat4::IDENTITY; world.palette_len];
+    let mut scratch = PoseScratch::default();
+    for f in 0..frames.max(1) + 1 {
+        let time = world.frame_time(f);
+        let t0 = Instant::now();
+        let (anim, _env) = graph.run(exec, time)?;
+        let a = ms(t0);
+        let t1 = Instant::now();
+        let index = sr
+            .submit_without_readback(ctx, renderer, &anim)
+            .map_err(|e| e.to_string())?;
+        let s = ms(t1);
+        let t = ms(t0);
+        ctx.wait_for(index).map_err(|e| e.to_string())?;
+        // Baseline: the same animation, one avatar after another on this thread.
+        let t2 = Instant::now();
+        for av in &world.avatars {
+            let n = world.assets[av.asset].skeleton.bindings.len();
+            let at = av.palette_offset as usize;
+            world.animate_avatar(av, time, &mut scratch, &mut palettes[at..at + n]);
+        }
+        let q = ms(t2);
+        if f > 0 {
+            animate.push(a);
+            submit.push(s);
+            total.push(t);
+            sequential.push(q);
+        }
+    }
+    let animate_ms = median(animate);
+    let sequential_animate_ms = median(sequential);
+    Ok(CpuFigure {
+        avatars,
+        frame_ms: median(total),
+        animate_ms,
+        submit_ms: median(submit),
+        sequential_animate_ms,
+        animate_speedup: sequential_animate_ms / animate_ms.max(1e-9),
+    })
+}
+
+/// Run the benchmark on one device. `progress` is told what is being measured.
+pub fn run(
+    ctx: &GpuContext,
+    exec: &Executor,
+    cfg: &LodBenchConfig,
+    mut progress: impl FnMut(&str),
+) -> Result<LodBench, String> {
+    let renderer = FrameRenderer::new(ctx);
+    let n = cfg.avatars;
+    progress(&format!("{n} avatars at 1920x1080, automatic LOD"));
+    let (lod, vertex_skinning) = gpu_figure(
+        ctx,
+        &renderer,
+        &crowd_world(n, &MULTIRES_TARGETS[..1], None)?,
+        cfg.frames,
+    )?;
+    progress(&format!("{n} avatars at 1920x1080, level 0 forced"));
+    let (lod0, _) = gpu_figure(
+        ctx,
+        &renderer,
+        &crowd_world(n, &MULTIRES_TARGETS[..1], Some(0))?,
+        cfg.frames,
+    )?;
+    progress(&format!("{n} avatars at four resolutions"));
+    let (multires, _) = gpu_figure(
+        ctx,
+        &renderer,
+        &crowd_world(n, &MULTIRES_TARGETS, None)?,
+        cfg.frames,
+    )?;
+    let mut cpu = Vec::new();
+    for &count in &cfg.cpu_counts {
+        progress(&format!("CPU frame time, {count} avatars"));
+        cpu.push(cpu_figure(ctx, &renderer, exec, count, cfg.cpu_frames)?);
+    }
+    Ok(LodBench {
+        adapter: ctx.label.clone(),
+        avatars: n,
+        vertex_skinning,
+        lod_speedup: lod0.frame_ms / lod.frame_ms.max(1e-9),
+        multires_ratio: multires.frame_ms / lod.frame_ms.max(1e-9),
+        lod,
+        lod0,
+        multires,
+        cpu,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crowd_scene_text_parses_with_the_requested_count_and_targets() {
+        for n in [1, 7, 1_000, 10_001] {
+            let w = crowd_world(n, &MULTIRES_TARGETS, Some(2)).expect("parses");
+            assert_eq!(w.avatars.len(), n as usize);
+            assert_eq!(w.desc.targets.len(), 4);
+            assert_eq!(w.desc.lod.force, Some(2));
+            assert!(w.desc.environment.ground.is_some());
+        }
+    }
+}
