@@ -143,6 +143,9 @@ enum BenchCommand {
         /// Avatars in the GPU figures (default 10,000; 1,000 with --quick).
         #[arg(long)]
         avatars: Option<u32>,
+        /// Where the crowd is skinned: auto, compute or vertex (as the scene option).
+        #[arg(long, default_value = "auto", value_parser = parse_skinning)]
+        skinning: tutti::scene::Skinning,
         /// Adapter to measure (the first one selected).
         #[arg(long, default_value = "default")]
         adapters: AdapterSpec,
@@ -287,12 +290,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     json,
                     quick,
                     avatars,
+                    skinning,
                     adapters,
                 },
         } => bench_lod(
             json,
             quick,
-            avatars,
+            (avatars, skinning),
             &adapters,
             &executor(profile, workers)?,
         ),
@@ -493,10 +497,22 @@ fn bench_offscreen(json: bool, quick: bool, spec: &AdapterSpec) -> Result<ExitCo
     Ok(ExitCode::SUCCESS)
 }
 
+fn parse_skinning(s: &str) -> Result<tutti::scene::Skinning, String> {
+    use tutti::scene::Skinning;
+    match s.trim().to_ascii_lowercase().as_str() {
+        "auto" => Ok(Skinning::Auto),
+        "compute" => Ok(Skinning::Compute),
+        "vertex" => Ok(Skinning::Vertex),
+        _ => Err(format!(
+            "{s:?} is not a skinning mode; use auto, compute or vertex"
+        )),
+    }
+}
+
 fn bench_lod(
     json: bool,
     quick: bool,
-    avatars: Option<u32>,
+    (avatars, skinning): (Option<u32>, tutti::scene::Skinning),
     spec: &AdapterSpec,
     exec: &Executor,
 ) -> Result<ExitCode> {
@@ -507,6 +523,7 @@ fn bench_lod(
     if let Some(n) = avatars {
         cfg.avatars = n.max(1);
     }
+    cfg.skinning = skinning;
     let r = tutti::render::bench::run(ctx, exec, &cfg, |what| {
         tracing::info!("measuring {what} on {}", ctx.label)
     })

@@ -1,7 +1,8 @@
 // Per-target culling and LOD selection (engine/render/cull_lod.rs; CPU twin in the same file).
 // `cull`: one thread per avatar. Frustum-test its bounding sphere, pick its level from the
 // projected error of each level at this target's resolution, with hysteresis against the
-// level it had last frame, then append it to the visible list of (its batch, that level).
+// level it had last frame, then append it to the visible list of (its batch, that level) and
+// record the finest level any target needs for the skin pass.
 // `finalize`: one thread per indirect draw, copying the per-(batch, level) counts into the
 // draws' instance counts.
 // Prefixed with shaders/shared/types.wgsl. Keep the structs in sync with engine/render/gpu_data.rs.
@@ -51,6 +52,8 @@ struct DrawIndexedIndirect {
 @group(0) @binding(6) var<storage, read_write> draws: array<DrawIndexedIndirect>;
 // The counts slot of each draw.
 @group(0) @binding(7) var<storage, read> draw_slots: array<u32>;
+// Per avatar: MAX_LODS - finest level any target draws it at (0: none), for the skin pass.
+@group(0) @binding(8) var<storage, read_write> needed: array<atomic<u32>>;
 
 // Spheres within this relative margin of a plane count as inside: the GPU keeps every avatar
 // the CPU twin keeps, whatever the rounding.
@@ -103,6 +106,7 @@ fn cull(@builtin(global_invocation_id) gid: vec3<u32>) {
         state[a] = level + 1u;
         level = u32(clamp(i32(level) + params.bias, 0, i32(b.level_count) - 1));
     }
+    atomicMax(&needed[a], MAX_LODS - level);
     let slot = inst.batch * MAX_LODS + level;
     let index = atomicAdd(&counts[slot], 1u);
     visible[MAX_LODS * b.first_avatar + level * b.avatar_count + index] = a;

@@ -398,3 +398,57 @@ fn the_crowd_scene_renders_through_the_cli() {
         assert!(covered > 0.4 && covered < 0.95, "{e}: covered {covered}");
     }
 }
+
+/// With compute skinning, the skin pass skins each avatar exactly as far as the finest level any
+/// target draws it at (matching the CPU twin there), and leaves avatars no target sees alone.
+#[test]
+fn the_skin_pass_skins_only_what_the_targets_draw() {
+    let world = field(|w| w.desc.skinning = tutti::scene::Skinning::Compute);
+    let Some(ctx) = lavapipe() else { return };
+    let renderer = FrameRenderer::new(&ctx);
+    let mut sr = SceneRenderer::new(&ctx, &renderer, &world).expect("fits");
+    // Look at one corner of the field, so some avatars are culled in both targets.
+    sr.set_camera(Camera {
+        eye: (-20.0, 2.0, 20.0),
+        target: (-10.0, 0.5, 5.0),
+        ..world.desc.camera.clone()
+    });
+    let anim = world.animate(0.4);
+    sr.render(&ctx, &renderer, &anim).expect("renders");
+    let skinned = sr.read_skinned(&ctx).expect("skinned");
+    let choices: Vec<Vec<Option<u32>>> = (0..world.desc.targets.len())
+        .map(|t| sr.read_lod_choices(&ctx, t).expect("choices"))
+        .collect();
+    let (mut base, mut skipped, mut partial) = (0usize, 0, 0);
+    for (a, av) in world.avatars.iter().enumerate() {
+        let asset = &world.assets[av.asset];
+        let n = asset.mesh.vertices.len();
+        let finest = choices.iter().filter_map(|c| c[a]).min();
+        let done = finest.map_or(0, |l| asset.lods()[l as usize].vertex_count as usize);
+        let bindings = asset.skeleton.bindings.len();
+        let at = av.palette_offset as usize;
+        let cpu = tutti::anim::skin_cpu(&asset.mesh, &anim.palettes[at..at + bindings], av.model);
+        for (i, (p, _)) in cpu.iter().enumerate() {
+            let g = glam::Vec3::from_slice(&skinned[base + i].position[..3]);
+            if i < done {
+                assert!(
+                    (g - *p).length() < 1e-3 * (1.0 + p.length()),
+                    "avatar {a} vertex {i}"
+                );
+            } else {
+                assert_eq!(
+                    skinned[base + i].position,
+                    [0.0; 4],
+                    "avatar {a} vertex {i} skinned"
+                );
+            }
+        }
+        skipped += usize::from(finest.is_none());
+        partial += usize::from(done > 0 && done < n);
+        base += n;
+    }
+    assert!(
+        skipped > 0 && partial > 0,
+        "{skipped} skipped, {partial} partly skinned"
+    );
+}

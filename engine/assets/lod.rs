@@ -134,7 +134,7 @@ pub fn build_lod_chain(mesh: &MeshAsset) -> Vec<LodLevel> {
 
 /// Build the chain of `mesh` and renumber its vertices so that each level uses a prefix of the
 /// vertex list (the coarsest level's vertices first). Vertices no triangle uses go last and
-/// belong to no level. The mesh draws the same triangles, in the same order, afterwards.
+/// belong to level 0 only. The mesh draws the same triangles, in the same order, afterwards.
 pub fn build_nested_chain(mesh: &mut MeshAsset) -> Vec<LodLevel> {
     let mut levels = build_lod_chain(mesh);
     let n = mesh.vertices.len();
@@ -159,7 +159,13 @@ pub fn build_nested_chain(mesh: &mut MeshAsset) -> Vec<LodLevel> {
         for i in &mut level.indices {
             *i = remap[*i as usize];
         }
-        level.vertex_count = coarsest.iter().filter(|&&c| c >= l as i32).count() as u32;
+        // Level 0 keeps every vertex (unused ones sit at the end), so skinning at full detail
+        // covers the whole list.
+        level.vertex_count = if l == 0 {
+            n as u32
+        } else {
+            coarsest.iter().filter(|&&c| c >= l as i32).count() as u32
+        };
     }
     levels
 }

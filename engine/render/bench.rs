@@ -18,7 +18,7 @@ use crate::assets::AssetLibrary;
 use crate::gpu::GpuContext;
 use crate::jobs::Executor;
 use crate::jobs::frame::FrameGraph;
-use crate::scene::{World, parse_scene};
+use crate::scene::{Skinning, World, parse_scene};
 use glam::Mat4;
 use serde::Serialize;
 use std::sync::Arc;
@@ -40,6 +40,8 @@ pub struct LodBenchConfig {
     pub cpu_counts: Vec<u32>,
     /// Timed frames per CPU figure.
     pub cpu_frames: u32,
+    /// Where the crowd is skinned.
+    pub skinning: Skinning,
 }
 
 impl LodBenchConfig {
@@ -52,6 +54,7 @@ impl LodBenchConfig {
                 frames: 3,
                 cpu_counts: vec![1_000, 10_000, 50_000],
                 cpu_frames: 3,
+                skinning: Skinning::Auto,
             }
         } else {
             Self {
@@ -59,6 +62,7 @@ impl LodBenchConfig {
                 frames: 10,
                 cpu_counts: vec![1_000, 10_000, 50_000],
                 cpu_frames: 10,
+                skinning: Skinning::Auto,
             }
         }
     }
@@ -119,7 +123,12 @@ pub struct LodBench {
 
 /// The benchmark crowd as scene text: `avatars` medium-detail humanoids in four blocks (two
 /// walking, two idle) on a ground, seen from behind the front edge as in `scenes/crowd.ron`.
-pub fn crowd_scene(avatars: u32, targets: &[(u32, u32)], force: Option<u32>) -> String {
+pub fn crowd_scene(
+    avatars: u32,
+    targets: &[(u32, u32)],
+    force: Option<u32>,
+    skinning: Skinning,
+) -> String {
     let per_block = avatars.div_ceil(4).max(1);
     let columns = (f64::from(per_block).sqrt().ceil() as u32).max(1);
     let spacing = 1.6f32;
@@ -159,6 +168,7 @@ pub fn crowd_scene(avatars: u32, targets: &[(u32, u32)], force: Option<u32>) -> 
     targets: [{targets}],
     environment: (ground: Some((size: {ground}))),
     lod: (force: {force}),
+    skinning: {skinning:?},
     avatars: [
 {groups}    ],
 )",
@@ -170,8 +180,13 @@ pub fn crowd_scene(avatars: u32, targets: &[(u32, u32)], force: Option<u32>) -> 
     )
 }
 
-fn crowd_world(avatars: u32, targets: &[(u32, u32)], force: Option<u32>) -> Result<World, String> {
-    let text = crowd_scene(avatars, targets, force);
+fn crowd_world(
+    avatars: u32,
+    targets: &[(u32, u32)],
+    force: Option<u32>,
+    skinning: Skinning,
+) -> Result<World, String> {
+    let text = crowd_scene(avatars, targets, force, skinning);
     parse_scene(
         &text,
         std::path::Path::new("<bench crowd>"),
@@ -235,7 +250,12 @@ fn cpu_figure(
     avatars: u32,
     frames: u32,
 ) -> Result<CpuFigure, String> {
-    let world = Arc::new(crowd_world(avatars, &MULTIRES_TARGETS[..1], None)?);
+    let world = Arc::new(crowd_world(
+        avatars,
+        &MULTIRES_TARGETS[..1],
+        None,
+        Skinning::Auto,
+    )?);
     let sr = SceneRenderer::new(ctx, renderer, &world).map_err(|e| e.to_string())?;
     let graph = FrameGraph::new(world.clone(), 32);
     let (mut animate, mut submit, mut total, mut sequential) =
@@ -294,21 +314,21 @@ pub fn run(
     let (lod, vertex_skinning) = gpu_figure(
         ctx,
         &renderer,
-        &crowd_world(n, &MULTIRES_TARGETS[..1], None)?,
+        &crowd_world(n, &MULTIRES_TARGETS[..1], None, cfg.skinning)?,
         cfg.frames,
     )?;
     progress(&format!("{n} avatars at 1920x1080, level 0 forced"));
     let (lod0, _) = gpu_figure(
         ctx,
         &renderer,
-        &crowd_world(n, &MULTIRES_TARGETS[..1], Some(0))?,
+        &crowd_world(n, &MULTIRES_TARGETS[..1], Some(0), cfg.skinning)?,
         cfg.frames,
     )?;
     progress(&format!("{n} avatars at four resolutions"));
     let (multires, _) = gpu_figure(
         ctx,
         &renderer,
-        &crowd_world(n, &MULTIRES_TARGETS, None)?,
+        &crowd_world(n, &MULTIRES_TARGETS, None, cfg.skinning)?,
         cfg.frames,
     )?;
     let mut cpu = Vec::new();
@@ -336,11 +356,12 @@ mod tests {
     #[test]
     fn crowd_scene_text_parses_with_the_requested_count_and_targets() {
         for n in [1, 7, 1_000, 10_001] {
-            let w = crowd_world(n, &MULTIRES_TARGETS, Some(2)).expect("parses");
+            let w = crowd_world(n, &MULTIRES_TARGETS, Some(2), Skinning::Vertex).expect("parses");
             assert_eq!(w.avatars.len(), n as usize);
             assert_eq!(w.desc.targets.len(), 4);
             assert_eq!(w.desc.lod.force, Some(2));
             assert!(w.desc.environment.ground.is_some());
+            assert_eq!(w.desc.skinning, Skinning::Vertex);
         }
     }
 }

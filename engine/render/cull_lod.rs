@@ -28,7 +28,8 @@ pub const MAX_LODS: usize = crate::assets::lod::LOD_RATIOS.len();
 pub struct CullLodPass {
     cull: wgpu::ComputePipeline,
     finalize: wgpu::ComputePipeline,
-    /// Group 0: params (dynamic), instances, batches, state, counts, visible, draws, draw slots.
+    /// Group 0: params (dynamic), instances, batches, state, counts, visible, draws, draw slots,
+    /// needed levels.
     pub layout: wgpu::BindGroupLayout,
 }
 
@@ -48,6 +49,7 @@ impl CullLodPass {
                 storage_entry(5, false, cs),
                 storage_entry(6, false, cs),
                 storage_entry(7, true, cs),
+                storage_entry(8, false, cs),
             ],
         });
         let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {

@@ -59,6 +59,8 @@ pub struct BatchParams {
     pub instance_count: u32,
     /// Padding.
     pub _pad: u32,
+    /// Vertices used by each level (a prefix of the vertex list; the first `MAX_LODS` used).
+    pub level_vertices: [u32; 8],
 }
 
 /// Per-target camera (keep in sync with `Camera` in avatar.wgsl).
@@ -180,7 +182,7 @@ const _: () = assert!(size_of::<GroundUniform>() == 32);
 const _: () = assert!(size_of::<RestVertex>() == 64);
 const _: () = assert!(size_of::<GpuInstance>() == 112);
 const _: () = assert!(size_of::<SkinnedVertex>() == 32);
-const _: () = assert!(size_of::<BatchParams>() == 16);
+const _: () = assert!(size_of::<BatchParams>() == 48);
 const _: () = assert!(size_of::<CameraUniform>() == 80);
 const _: () = assert!(size_of::<LightUniform>() == 48);
 const _: () = assert!(size_of::<MaterialUniform>() == 16);

@@ -132,10 +132,6 @@ fn align(size: u64, to: u64) -> u64 {
     size.div_ceil(to) * to
 }
 
-/// With [`Skinning::Auto`], scenes whose full-detail skinned vertices exceed this count skin
-/// in the vertex stage instead of a compute pass (64 MiB of skinned vertices).
-pub const AUTO_COMPUTE_SKINNING_MAX_VERTICES: u64 = 1 << 21;
-
 /// A target's own GPU state besides its textures: cull groups and indirect draws.
 struct TargetGpu {
     state: wgpu::Buffer,
@@ -165,6 +161,7 @@ pub struct SceneRenderer {
     light: wgpu::Buffer,
     ground: Option<wgpu::BindGroup>,
     skin_group: wgpu::BindGroup,
+    needed: wgpu::Buffer,
     target_gpu: Vec<TargetGpu>,
     stats_layout: Arc<StatsLayout>,
     /// The targets, in scene order.
@@ -207,7 +204,7 @@ impl SceneRenderer {
         let fits = full_bytes <= max_binding && full_vertices <= u64::from(u32::MAX);
         let vertex_skinning = match world.desc.skinning {
             Skinning::Vertex => true,
-            Skinning::Auto => !fits || full_vertices > AUTO_COMPUTE_SKINNING_MAX_VERTICES,
+            Skinning::Auto => !fits,
             Skinning::Compute if fits => false,
             Skinning::Compute => {
                 return Err(too_large(format!(
@@ -351,11 +348,16 @@ impl SceneRenderer {
                 while first < end {
                     let n = (end - first).min(65_535);
                     let offset = params_bytes.len() as u64;
+                    let mut level_vertices = [0u32; 8];
+                    for (v, level) in level_vertices.iter_mut().zip(world.assets[b.asset].lods()) {
+                        *v = level.vertex_count;
+                    }
                     params_bytes.extend_from_slice(bytemuck::bytes_of(&BatchParams {
                         vertex_count: meshes[b.asset].vertex_count,
                         first_instance: first,
                         instance_count: n,
                         _pad: 0,
+                        level_vertices,
                     }));
                     params_bytes
                         .resize(align(params_bytes.len() as u64, params_stride) as usize, 0);
@@ -455,6 +457,11 @@ impl SceneRenderer {
                 })
                 .collect()
         }
+        let needed = buffer(
+            "scene::needed_levels",
+            (instances.len() * 4) as u64,
+            storage | copy_dst,
+        );
         let skin_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("scene::skin_group"),
             layout: &renderer.skin.frame_layout,
@@ -463,6 +470,7 @@ impl SceneRenderer {
                 instance_buffer.as_entire_binding(),
                 skinned.as_entire_binding(),
                 sized(&params, size_of::<BatchParams>() as u64),
+                needed.as_entire_binding(),
             ]),
         });
         let ground = world.desc.environment.ground.as_ref().map(|g| {
@@ -534,6 +542,7 @@ impl SceneRenderer {
                         visible.as_entire_binding(),
                         draws.as_entire_binding(),
                         draw_slot_buffer.as_entire_binding(),
+                        needed.as_entire_binding(),
                     ]),
                 });
                 let avatar_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
@@ -580,6 +589,7 @@ impl SceneRenderer {
             light,
             ground,
             skin_group,
+            needed,
             target_gpu,
             stats_layout,
             targets,
@@ -695,16 +705,9 @@ impl SceneRenderer {
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                 label: Some("scene::frame"),
             });
-        if !self.vertex_skinning {
-            let chunks: Vec<(&GpuMesh, u32, u32)> = self
-                .chunks
-                .iter()
-                .map(|c| (c.mesh.as_ref(), c.params_offset, c.instances))
-                .collect();
-            renderer
-                .skin
-                .record(&mut encoder, &self.skin_group, &chunks)?;
-        }
+        // Cull and pick levels in every target first: the skin pass then skins each avatar
+        // only as far as the finest level any target draws it at.
+        encoder.clear_buffer(&self.needed, 0, None);
         for (i, (target, gpu)) in self.targets.iter().zip(&self.target_gpu).enumerate() {
             encoder.clear_buffer(&target.counts, 0, None);
             renderer.cull_lod.record(
@@ -714,6 +717,16 @@ impl SceneRenderer {
                 self.instances.len() as u32,
                 self.draw_template.len() as u32,
             );
+        }
+        if !self.vertex_skinning {
+            let chunks: Vec<(&GpuMesh, u32, u32)> = self
+                .chunks
+                .iter()
+                .map(|c| (c.mesh.as_ref(), c.params_offset, c.instances))
+                .collect();
+            renderer
+                .skin
+                .record(&mut encoder, &self.skin_group, &chunks)?;
         }
         let sky = srgb_to_linear(self.environment.sky);
         for (i, (target, gpu)) in self.targets.iter().zip(&self.target_gpu).enumerate() {

@@ -1,5 +1,6 @@
 //! The compute skinning pass (`shaders/skin.wgsl`): skins every avatar once per frame into a
-//! world-space vertex buffer that every target of the frame draws from.
+//! world-space vertex buffer that every target of the frame draws from, only as far as the
+//! finest level any target draws it at, and not at all when no target sees it.
 
 use super::RenderError;
 use super::mesh::GpuMesh;
@@ -11,7 +12,8 @@ pub const WORKGROUP: u32 = 64;
 /// Pipeline and layouts of the skin pass, built once per device.
 pub struct SkinPass {
     pipeline: wgpu::ComputePipeline,
-    /// Layout of group 0: palettes, instances, skinned output, batch params (dynamic).
+    /// Layout of group 0: palettes, instances, skinned output, batch params (dynamic), the
+    /// finest level each avatar is drawn at.
     pub frame_layout: wgpu::BindGroupLayout,
     /// Layout of group 1: the asset's rest vertices.
     pub mesh_layout: wgpu::BindGroupLayout,
@@ -63,6 +65,7 @@ impl SkinPass {
                 storage_entry(1, true, cs),
                 storage_entry(2, false, cs),
                 uniform(3, true, cs),
+                storage_entry(4, true, cs),
             ],
         });
         let mesh_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {

@@ -23,6 +23,8 @@ struct BatchParams {
     first_instance: u32,
     instance_count: u32,
     _pad: u32,
+    // Vertices used by each level: level l uses vertices 0 .. level_vertices[l / 4][l % 4].
+    level_vertices: array<vec4<u32>, 2>,
 }
 
 // Levels of detail per asset (engine/assets/lod.rs builds six; MAX_LODS in render/cull_lod.rs).
