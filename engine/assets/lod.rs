@@ -18,9 +18,14 @@ use glam::Vec3;
 use rayon::prelude::*;
 
 /// Target triangle fractions of the levels. The two coarsest serve avatars a few dozen pixels
-/// tall, where crowds and small multi-resolution targets spend most of their triangles.
-pub const LOD_RATIOS: [f32; 6] = [1.0, 0.5, 0.25, 0.125, 0.0625, 0.03125];
-/// Largest simplification error per level, relative to the mesh extent.
+/// tall or less, where crowds and small multi-resolution targets spend most of their triangles.
+pub const LOD_RATIOS: [f32; 6] = [1.0, 0.5, 0.25, 0.125, 0.04, 0.012];
+/// Largest simplification error of each level, relative to the mesh extent. Levels 1-3 stay
+/// within [`LOD_MAX_ERROR`]; the two coarsest may deviate more, which the renderer accepts only
+/// while that error projects to at most `lod.pixel_error` pixels, i.e. on avatars a few dozen
+/// (level 4) or a few (level 5) pixels tall.
+pub const LOD_MAX_ERRORS: [f32; 6] = [0.0, LOD_MAX_ERROR, LOD_MAX_ERROR, LOD_MAX_ERROR, 0.06, 0.2];
+/// Error bound of the detailed levels (1-3), relative to the mesh extent.
 pub const LOD_MAX_ERROR: f32 = 0.02;
 
 /// One level of a chain.
@@ -64,7 +69,8 @@ pub fn optimize_mesh(mesh: &mut MeshAsset) {
 
 /// Build the chain for a mesh (call [`optimize_mesh`] first for the best vertex order).
 /// Each level simplifies every material range separately, towards its ratio of the original
-/// triangles and within [`LOD_MAX_ERROR`]; a level never has more triangles than the one before.
+/// triangles and within its [`LOD_MAX_ERRORS`] bound; a level never has more triangles than the
+/// one before.
 pub fn build_lod_chain(mesh: &MeshAsset) -> Vec<LodLevel> {
     let positions: Vec<[f32; 3]> = mesh
         .vertices
@@ -84,7 +90,7 @@ pub fn build_lod_chain(mesh: &MeshAsset) -> Vec<LodLevel> {
         model_error: 0.0,
         vertex_count: n as u32,
     }];
-    for &ratio in &LOD_RATIOS[1..] {
+    for (&ratio, &max_error) in LOD_RATIOS[1..].iter().zip(&LOD_MAX_ERRORS[1..]) {
         let prev = levels.last().cloned().unwrap_or_else(|| levels[0].clone());
         let mut indices = Vec::new();
         let mut submeshes = Vec::new();
@@ -99,7 +105,7 @@ pub fn build_lod_chain(mesh: &MeshAsset) -> Vec<LodLevel> {
                     source,
                     &positions,
                     target,
-                    LOD_MAX_ERROR,
+                    max_error,
                     meshopt::SimplifyOptions::None,
                     Some(&mut error),
                 )
@@ -248,12 +254,12 @@ mod tests {
         let counts: Vec<usize> = levels.iter().map(LodLevel::triangle_count).collect();
         assert!(counts.windows(2).all(|w| w[1] < w[0]), "{counts:?}");
         // The ultra humanoid is smooth enough to reach each target within the bound.
-        for (l, ratio) in levels.iter().zip(LOD_RATIOS) {
+        for ((l, ratio), max_error) in levels.iter().zip(LOD_RATIOS).zip(LOD_MAX_ERRORS) {
             assert!(
                 l.triangle_count() as f32 <= triangles as f32 * ratio * 1.1 + 3.0,
                 "{counts:?}"
             );
-            assert!(l.error <= LOD_MAX_ERROR, "error {} over the bound", l.error);
+            assert!(l.error <= max_error, "error {} over the bound", l.error);
             assert!(
                 l.indices
                     .iter()
@@ -276,7 +282,12 @@ mod tests {
         let levels = build_lod_chain(&mesh);
         let counts: Vec<usize> = levels.iter().map(LodLevel::triangle_count).collect();
         assert!(counts.windows(2).all(|w| w[1] <= w[0]), "{counts:?}");
-        assert!(levels.iter().all(|l| l.error <= LOD_MAX_ERROR));
+        assert!(
+            levels
+                .iter()
+                .zip(LOD_MAX_ERRORS)
+                .all(|(l, max)| l.error <= max)
+        );
     }
 }
 

@@ -104,7 +104,8 @@ impl AdapterEntry {
         let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
             pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
                 label: Some("tutti::device"),
-                required_features: adapter.features() & wgpu::Features::INDIRECT_FIRST_INSTANCE,
+                required_features: adapter.features()
+                    & (wgpu::Features::INDIRECT_FIRST_INSTANCE | wgpu::Features::TIMESTAMP_QUERY),
                 required_limits: adapter.limits(),
                 experimental_features: wgpu::ExperimentalFeatures::disabled(),
                 memory_hints: wgpu::MemoryHints::Performance,

@@ -1,13 +1,15 @@
 //! GPU adapters and devices: discovery on every backend, selection (`--adapters`), the
-//! [`GpuContext`] every pass receives by reference, and texture readback.
+//! [`GpuContext`] every pass receives by reference, texture readback and timestamp timing.
 
 mod adapters;
 mod context;
 mod readback;
+mod timer;
 
 pub use adapters::{AdapterEntry, AdapterSpec, AdapterStatus, Discovery, NO_ADAPTER_HELP};
 pub use context::GpuContext;
 pub use readback::ReadbackError;
+pub use timer::GpuTimer;
 
 /// Errors from adapter discovery, selection and device work.
 #[derive(Debug, thiserror::Error)]

@@ -9,13 +9,15 @@
 //!   environment, audio) plus recording and submitting the GPU frame, against a sequential
 //!   animation loop on one thread.
 //!
-//! GPU time is wall time from submitting a frame (uploads included, no readback) until the
-//! device has finished it, median over the timed frames after one warm-up frame.
+//! GPU time comes from timestamp queries around the frame's passes (cull, skin, raster of every
+//! target) where the device has them; wall time from submitting a frame (uploads included, no
+//! readback) until the device has finished it is reported beside it, and used where there are
+//! no timestamps. Medians over the timed frames after one warm-up frame.
 
 use super::{FrameRenderer, SceneRenderer};
 use crate::anim::PoseScratch;
 use crate::assets::AssetLibrary;
-use crate::gpu::GpuContext;
+use crate::gpu::{GpuContext, GpuTimer};
 use crate::jobs::Executor;
 use crate::jobs::frame::FrameGraph;
 use crate::scene::{Skinning, World, parse_scene};
@@ -71,8 +73,13 @@ impl LodBenchConfig {
 /// One GPU figure: median frame time, and what the frame drew.
 #[derive(Debug, Clone, Serialize)]
 pub struct GpuFigure {
-    /// Median GPU frame time, ms.
+    /// Median frame time, ms: GPU time from timestamp queries where the device has them,
+    /// otherwise wall time from submit to completion.
     pub frame_ms: f64,
+    /// Median GPU time from timestamp queries (first to last pass), ms, where available.
+    pub gpu_ms: Option<f64>,
+    /// Median wall time from submit (uploads included) to completion, ms.
+    pub wall_ms: f64,
     /// Avatars drawn (all targets).
     pub drawn: u64,
     /// Triangles drawn (all targets).
@@ -220,19 +227,27 @@ fn gpu_figure(
     let images = sr.render(ctx, renderer, &anim).map_err(|e| e.to_string())?;
     let drawn = images.iter().map(|i| u64::from(i.stats.visible())).sum();
     let triangles = images.iter().map(|i| i.stats.triangles).sum();
-    let mut times = Vec::new();
+    let timer = GpuTimer::new(ctx);
+    let (mut wall, mut gpu) = (Vec::new(), Vec::new());
     for _ in 0..frames.max(1) {
         let t = Instant::now();
         let index = sr
-            .submit_without_readback(ctx, renderer, &anim)
+            .submit_without_readback(ctx, renderer, &anim, timer.as_ref())
             .map_err(|e| e.to_string())?;
         ctx.wait_for(index).map_err(|e| e.to_string())?;
-        times.push(ms(t));
+        wall.push(ms(t));
+        if let Some(timer) = &timer {
+            gpu.push(timer.read_ms(ctx).map_err(|e| e.to_string())?);
+        }
     }
-    let frame_ms = median(times);
+    let wall_ms = median(wall);
+    let gpu_ms = timer.is_some().then(|| median(gpu));
+    let frame_ms = gpu_ms.unwrap_or(wall_ms);
     Ok((
         GpuFigure {
             frame_ms,
+            gpu_ms,
+            wall_ms,
             drawn,
             triangles,
             avatars_per_16_7ms: f64::from(world.avatars.len() as u32) * FRAME_BUDGET_MS
@@ -269,7 +284,7 @@ fn cpu_figure(
         let a = ms(t0);
         let t1 = Instant::now();
         let index = sr
-            .submit_without_readback(ctx, renderer, &anim)
+            .submit_without_readback(ctx, renderer, &anim, None)
             .map_err(|e| e.to_string())?;
         let s = ms(t1);
         let t = ms(t0);

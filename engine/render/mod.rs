@@ -40,7 +40,7 @@ pub use cull_lod::TargetStats;
 pub use mesh::GpuMesh;
 pub use target::{ReadbackSlot, RenderTarget, TargetImage};
 
-use crate::gpu::{GpuContext, GpuError, ReadbackError, read_buffer};
+use crate::gpu::{GpuContext, GpuError, GpuTimer, ReadbackError, read_buffer};
 use crate::scene::{FrameAnimation, Skinning, World};
 use avatar::{AvatarPass, BatchDraws};
 use cull_lod::{CullLodPass, MAX_LODS, StatsLayout};
@@ -657,18 +657,20 @@ impl SceneRenderer {
         anim: &FrameAnimation,
         slot: &ReadbackSlot,
     ) -> Result<wgpu::SubmissionIndex, RenderError> {
-        self.encode_and_submit(ctx, renderer, anim, Some(slot))
+        self.encode_and_submit(ctx, renderer, anim, Some(slot), None)
     }
 
     /// Record and submit one frame without reading anything back (benchmarks, or a caller that
-    /// uses the target textures on the GPU).
+    /// uses the target textures on the GPU). With a `timer`, the frame's passes are timed on
+    /// the GPU; read the time with [`GpuTimer::read_ms`] once the submission has finished.
     pub fn submit_without_readback(
         &self,
         ctx: &GpuContext,
         renderer: &FrameRenderer,
         anim: &FrameAnimation,
+        timer: Option<&GpuTimer>,
     ) -> Result<wgpu::SubmissionIndex, RenderError> {
-        self.encode_and_submit(ctx, renderer, anim, None)
+        self.encode_and_submit(ctx, renderer, anim, None, timer)
     }
 
     fn encode_and_submit(
@@ -677,6 +679,7 @@ impl SceneRenderer {
         renderer: &FrameRenderer,
         anim: &FrameAnimation,
         slot: Option<&ReadbackSlot>,
+        timer: Option<&GpuTimer>,
     ) -> Result<wgpu::SubmissionIndex, RenderError> {
         let queue = &ctx.queue;
         queue.write_buffer(&self.palettes, 0, bytemuck::cast_slice(&anim.palettes));
@@ -705,6 +708,9 @@ impl SceneRenderer {
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                 label: Some("scene::frame"),
             });
+        if let Some(t) = timer {
+            t.begin(&mut encoder);
+        }
         // Cull and pick levels in every target first: the skin pass then skins each avatar
         // only as far as the finest level any target draws it at.
         encoder.clear_buffer(&self.needed, 0, None);
@@ -770,6 +776,9 @@ impl SceneRenderer {
                 &self.batch_draws,
                 &gpu.draws,
             );
+        }
+        if let Some(t) = timer {
+            t.end(&mut encoder);
         }
         if let Some(slot) = slot {
             slot.encode_copies(&mut encoder, &self.targets);
