@@ -27,5 +27,5 @@ struct BatchParams {
     level_vertices: array<vec4<u32>, 2>,
 }
 
-// Levels of detail per asset (engine/assets/lod.rs builds six; MAX_LODS in render/cull_lod.rs).
-const MAX_LODS: u32 = 6u;
+// Levels of detail per asset (engine/assets/lod.rs builds eight; MAX_LODS in render/cull_lod.rs).
+const MAX_LODS: u32 = 8u;
