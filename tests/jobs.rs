@@ -624,5 +624,21 @@ fn the_frame_graph_matches_the_rayon_animation() {
         let b = world.animate(t);
         assert_eq!(a.palettes, b.palettes);
         assert!((env.to_sun.length() - 1.0).abs() < 1e-5);
+        // Writing in place (as into GPU staging memory) gives the same bytes, aligned or not.
+        let mut bytes = vec![0u8; world.palette_len * 64 + 16];
+        let want: &[u8] = bytemuck::cast_slice(&b.palettes);
+        for shift in [0usize, 4] {
+            let start = bytes.as_ptr().align_offset(16) + shift;
+            let out = &mut bytes[start..start + want.len()];
+            fg.run_into(&exec, t, wgpu::WriteOnly::from(&mut *out))
+                .expect("frame");
+            assert!(out == want, "t={t} shift {shift}: in-place palettes differ");
+        }
+        // A destination of the wrong size is refused.
+        let mut small = vec![0u8; 64];
+        assert!(
+            fg.run_into(&exec, t, wgpu::WriteOnly::from(&mut small[..]))
+                .is_err()
+        );
     }
 }

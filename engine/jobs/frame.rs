@@ -75,14 +75,14 @@ impl FrameGraph {
                 let (first, count, start, end) = s.batches[k];
                 let ptr = s.target.load(Ordering::Acquire);
                 if ptr.is_null() {
-                    return Err("animation job run outside FrameGraph::run".into());
+                    return Err("animation job run outside FrameGraph::run_raw".into());
                 }
                 #[expect(
                     unsafe_code,
                     reason = "animation jobs write their disjoint ranges of one palette buffer in place, saving a copy of every palette per frame"
                 )]
-                // SAFETY: `run` holds `running` for the whole frame, allocated `palette_len`
-                // matrices at `ptr` and frees them only after every job has returned. Batch
+                // SAFETY: `run_raw` holds `running` for the whole frame, and its caller provides
+                // `palette_len` writable matrices at `ptr` until every job has returned. Batch
                 // ranges `start..end` are disjoint and within `palette_len`, so this job is the
                 // only one touching these elements, and each is written before the slice is
                 // formed.
@@ -141,19 +141,79 @@ impl FrameGraph {
         self.graph.len()
     }
 
-    /// Run one frame at scene time `time` and assemble the palettes.
+    /// Run one frame at scene time `time` and return the palettes.
     pub fn run(
         &self,
         exec: &Executor,
         time: f32,
     ) -> Result<(FrameAnimation, EnvironmentFrame), String> {
+        let len = self.shared.world.palette_len;
+        let mut palettes: Vec<Mat4> = Vec::with_capacity(len);
+        #[expect(
+            unsafe_code,
+            reason = "the animation jobs write the palettes in place (see run_raw)"
+        )]
+        // SAFETY: the Vec's buffer holds `len` matrices, is aligned, and nothing else uses it
+        // until `run_raw` returns; on success every element has been written, so the length
+        // can be set.
+        let env = unsafe {
+            let env = self.run_raw(exec, time, palettes.as_mut_ptr())?;
+            palettes.set_len(len);
+            env
+        };
+        Ok((FrameAnimation { time, palettes }, env))
+    }
+
+    /// Run one frame at scene time `time`, the animation jobs writing the palettes straight
+    /// into `out` (`palette_len × 64` bytes, e.g. GPU staging memory from
+    /// `SceneRenderer::write_palettes_with`), saving a copy of every palette.
+    pub fn run_into(
+        &self,
+        exec: &Executor,
+        time: f32,
+        mut out: wgpu::WriteOnly<'_, [u8]>,
+    ) -> Result<EnvironmentFrame, String> {
+        let len = self.shared.world.palette_len;
+        if out.len() != len * size_of::<Mat4>() {
+            return Err(format!(
+                "palette destination holds {} bytes, the frame writes {}",
+                out.len(),
+                len * size_of::<Mat4>()
+            ));
+        }
+        let ptr = out.as_raw_element_ptr().as_ptr();
+        if !(ptr as usize).is_multiple_of(align_of::<Mat4>()) {
+            // Misaligned destination: animate into a Vec and copy.
+            let (anim, env) = self.run(exec, time)?;
+            out.copy_from_slice(bytemuck::cast_slice(&anim.palettes));
+            return Ok(env);
+        }
+        #[expect(unsafe_code, reason = "the animation jobs write into `out` in place")]
+        // SAFETY: `out` is an exclusive, writable region of exactly `len` matrices (checked
+        // above), aligned for `Mat4` (checked above), and outlives this call.
+        unsafe {
+            self.run_raw(exec, time, ptr.cast::<Mat4>())
+        }
+    }
+
+    /// Run the graph with the animation jobs writing into `target`.
+    ///
+    /// # Safety
+    /// `target` must be valid for writes of `palette_len` aligned matrices, used by nothing
+    /// else until this returns. When it returns `Ok`, every one of them has been written.
+    #[expect(unsafe_code, reason = "the caller provides the palette memory")]
+    unsafe fn run_raw(
+        &self,
+        exec: &Executor,
+        time: f32,
+        target: *mut Mat4,
+    ) -> Result<EnvironmentFrame, String> {
         let _frame = self.running.lock().unwrap_or_else(|e| e.into_inner());
         *self.shared.time.lock().unwrap_or_else(|e| e.into_inner()) = time;
         let len = self.shared.world.palette_len;
-        let mut palettes: Vec<Mat4> = Vec::with_capacity(len);
-        self.shared
-            .target
-            .store(palettes.as_mut_ptr(), Ordering::Release);
+        let covered = self.shared.batches.last().map_or(0, |b| b.3);
+        assert_eq!(covered, len, "the animation batches cover every palette");
+        self.shared.target.store(target, Ordering::Release);
         let report = exec.run(&self.graph);
         self.shared
             .target
@@ -161,23 +221,11 @@ impl FrameGraph {
         if let Some(bad) = report.jobs.iter().find(|j| j.status != JobStatus::Ok) {
             return Err(format!("frame job {} ended {:?}", bad.name, bad.status));
         }
-        let covered = self.shared.batches.last().map_or(0, |b| b.3);
-        assert_eq!(covered, len, "the animation batches cover every palette");
-        #[expect(
-            unsafe_code,
-            reason = "the palettes were written in place by the animation jobs"
-        )]
-        // SAFETY: every animation job returned Ok, so each batch initialised its range; the
-        // ranges are contiguous from 0 and end at `len` (checked above), and `exec.run`
-        // returns only after every job has finished, so all writes happened before this.
-        unsafe {
-            palettes.set_len(len)
-        };
         let env = *self
             .shared
             .environment
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        Ok((FrameAnimation { time, palettes }, env))
+        Ok(env)
     }
 }

@@ -197,11 +197,19 @@ pub(crate) fn device_worker(
                 break;
             };
             let t0 = Instant::now();
-            let anim = match state
-                .frame_graph
-                .run(cfg.executor, world.frame_time(item.frame))
-            {
-                Ok((anim, _environment)) => anim,
+            // The animation jobs write the palettes straight into GPU staging memory.
+            let time = world.frame_time(item.frame);
+            let animated = match state.renderer.write_palettes_with(ctx, |out| {
+                state.frame_graph.run_into(cfg.executor, time, out)
+            }) {
+                Some(result) => result.map(|_environment| None),
+                None => state
+                    .frame_graph
+                    .run(cfg.executor, time)
+                    .map(|(anim, _environment)| Some(anim)),
+            };
+            let anim = match animated {
+                Ok(anim) => anim,
                 Err(e) => {
                     state.free.push(slot);
                     shared.handed_off();
@@ -213,10 +221,14 @@ pub(crate) fn device_worker(
                 }
             };
             let animate_ms = ms(t0.elapsed());
-            match state
-                .renderer
-                .submit(ctx, &renderer, &anim, &state.slots[slot])
-            {
+            let slot_ref = &state.slots[slot];
+            let submitted = match &anim {
+                Some(anim) => state.renderer.submit(ctx, &renderer, anim, slot_ref),
+                None => state
+                    .renderer
+                    .submit_uploaded(ctx, &renderer, Some(slot_ref), None),
+            };
+            match submitted {
                 Ok(index) => {
                     state.slots[slot].request_map();
                     in_flight.push_back(InFlight {

@@ -151,6 +151,7 @@ pub struct SceneRenderer {
     draw_template: Vec<DrawIndexedIndirect>,
     vertex_skinning: bool,
     palettes: wgpu::Buffer,
+    palette_len: usize,
     _instance_buffer: wgpu::Buffer,
     skinned: wgpu::Buffer,
     skinned_count: u64,
@@ -579,6 +580,7 @@ impl SceneRenderer {
             draw_template,
             vertex_skinning,
             palettes,
+            palette_len: world.palette_len,
             _instance_buffer: instance_buffer,
             skinned,
             skinned_count,
@@ -657,7 +659,7 @@ impl SceneRenderer {
         anim: &FrameAnimation,
         slot: &ReadbackSlot,
     ) -> Result<wgpu::SubmissionIndex, RenderError> {
-        self.encode_and_submit(ctx, renderer, anim, Some(slot), None)
+        self.encode_and_submit(ctx, renderer, Some(&anim.palettes), Some(slot), None)
     }
 
     /// Record and submit one frame without reading anything back (benchmarks, or a caller that
@@ -670,19 +672,49 @@ impl SceneRenderer {
         anim: &FrameAnimation,
         timer: Option<&GpuTimer>,
     ) -> Result<wgpu::SubmissionIndex, RenderError> {
-        self.encode_and_submit(ctx, renderer, anim, None, timer)
+        self.encode_and_submit(ctx, renderer, Some(&anim.palettes), None, timer)
+    }
+
+    /// Upload this frame's palettes by letting `write` fill the GPU staging memory directly
+    /// (`palette_len × 64` bytes; see `jobs::frame::FrameGraph::run_into`), which saves a copy
+    /// of every palette. Returns `None` when the scene has no palettes or the staging memory
+    /// cannot be had; then upload with [`Self::submit`] instead. Follow with
+    /// [`Self::submit_uploaded`].
+    pub fn write_palettes_with<T>(
+        &self,
+        ctx: &GpuContext,
+        write: impl FnOnce(wgpu::WriteOnly<'_, [u8]>) -> T,
+    ) -> Option<T> {
+        let size = wgpu::BufferSize::new((self.palette_len * size_of::<Mat4>()) as u64)?;
+        let mut view = ctx.queue.write_buffer_with(&self.palettes, 0, size)?;
+        Some(write(view.slice(..)))
+    }
+
+    /// Record and submit one frame whose palettes were uploaded with
+    /// [`Self::write_palettes_with`]; copy the targets into `slot` when given, time the passes
+    /// with `timer` when given.
+    pub fn submit_uploaded(
+        &self,
+        ctx: &GpuContext,
+        renderer: &FrameRenderer,
+        slot: Option<&ReadbackSlot>,
+        timer: Option<&GpuTimer>,
+    ) -> Result<wgpu::SubmissionIndex, RenderError> {
+        self.encode_and_submit(ctx, renderer, None, slot, timer)
     }
 
     fn encode_and_submit(
         &self,
         ctx: &GpuContext,
         renderer: &FrameRenderer,
-        anim: &FrameAnimation,
+        palettes: Option<&[Mat4]>,
         slot: Option<&ReadbackSlot>,
         timer: Option<&GpuTimer>,
     ) -> Result<wgpu::SubmissionIndex, RenderError> {
         let queue = &ctx.queue;
-        queue.write_buffer(&self.palettes, 0, bytemuck::cast_slice(&anim.palettes));
+        if let Some(palettes) = palettes {
+            queue.write_buffer(&self.palettes, 0, bytemuck::cast_slice(palettes));
+        }
         let mut camera_bytes = vec![0u8; self.camera_stride as usize * self.targets.len()];
         let mut cull_bytes = vec![0u8; self.cull_stride as usize * self.targets.len()];
         for (i, t) in self.targets.iter().enumerate() {
