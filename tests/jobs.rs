@@ -635,7 +635,7 @@ fn the_frame_graph_matches_the_rayon_animation() {
             assert!(out == want, "t={t} shift {shift}: in-place palettes differ");
         }
         // A destination of the wrong size is refused.
-        let mut small = vec![0u8; 64];
+        let mut small = [0u8; 64];
         assert!(
             fg.run_into(&exec, t, wgpu::WriteOnly::from(&mut small[..]))
                 .is_err()
