@@ -188,7 +188,8 @@ pub fn crowd_scene(
     )
 }
 
-fn crowd_world(
+/// The benchmark crowd as a [`World`] (see [`crowd_scene`]).
+pub fn crowd_world(
     avatars: u32,
     targets: &[(u32, u32)],
     force: Option<u32>,
