@@ -9,20 +9,24 @@
 //! ```text
 //! scenes/*.ron ──scene::load_scene──▶ LoadedScene (validated; errors carry file:line:col or field)
 //!                                        │
-//! assets/*.gltf ─assets::import_gltf──▶ Asset: MeshAsset · Skeleton · Clips   (AssetLibrary cache)
+//! assets/*.gltf ─assets::import_gltf──▶ Asset: MeshAsset + LOD chain · Skeleton · Clips · bounds
+//!                                        │                              (AssetLibrary cache)
 //!                                        │
 //!                                        ▼
 //!                                      World (placed avatars, draw batches)
 //!                                        │  frame index → time = frame / fps (offscreen)
 //!                                        ▼
 //!        jobs::frame::FrameGraph on the jobs::Executor (rayon pool, priorities):
-//!        animation batches (clip sampling + joint palettes) · environment · audio block
+//!        animation batches (clip sampling + joint palettes, written straight into GPU
+//!        staging memory) · environment · audio block
 //!                                        │
 //!                        gpu::Discovery picks devices (--adapters), one GpuContext each
 //!                                        ▼
-//!                     render::SceneRenderer on that device:
-//!                        upload palettes + instances once → [compute] skin.wgsl once
-//!                        → [raster] avatar.wgsl per target (multi-resolution) → copy to staging
+//!                     render::SceneRenderer on that device (instances uploaded once per scene):
+//!                        [compute] cull_lod.wgsl per target: frustum cull, LOD pick, indirect draws
+//!                        → [compute] skin.wgsl once, each avatar as far as its finest level
+//!                        → [raster] ground + avatar.wgsl per target (multi-draw indirect)
+//!                        → copy images and per-target LOD counts to staging
 //!                                        ▼
 //!                      offscreen: readback ring → PNG encode (job pool) → temp file + rename → manifest
 //! ```
@@ -31,11 +35,11 @@
 //!
 //! | Module | Owns |
 //! |---|---|
-//! | [`assets`] | glTF import, mesh/skeleton/clip types, the procedural humanoid, GLB export |
+//! | [`assets`] | glTF import, mesh/skeleton/clip types, meshopt LOD chains, the procedural humanoid, GLB export |
 //! | [`anim`] | clip sampling, palettes, the CPU skinning twin |
 //! | [`scene`] | scene file format, loading and validation, [`scene::World`] |
-//! | [`gpu`] | adapter discovery/selection, [`gpu::GpuContext`], readback |
-//! | [`render`] | one file per pass (`skin`, `avatar`), meshes, targets, [`render::SceneRenderer`] |
+//! | [`gpu`] | adapter discovery/selection, [`gpu::GpuContext`], readback, timestamp timing |
+//! | [`render`] | one file per pass (`cull_lod`, `skin`, `avatar`, `ground`), meshes, targets, [`render::SceneRenderer`], the crowd benchmark |
 //! | [`jobs`] | priority DAG executor on rayon: retries, timeouts, cancellation, pipelines, batching, profiles, metrics |
 //! | [`offscreen`] | batch rendering across devices: work pulling, frames in flight, manifest, resume, shards, reports |
 //!

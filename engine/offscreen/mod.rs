@@ -4,7 +4,7 @@
 //! - One worker per device pulls items, keeping several frames in flight ([`scheduler`]);
 //!   encoding and writing run on rayon.
 //! - Files go to `DIR/<scene>/<target>/<frame:06>.png`, written under a temporary name and renamed
-//!   ([`writer`]); only then is a line appended to the manifest ([`manifest`]).
+//!   (`writer.rs`, [`write_atomic`]); only then is a line appended to the manifest ([`manifest`]).
 //! - `--resume` keeps files that match their manifest checksum; `--shard K/N` renders a
 //!   deterministic share; a failing device is retired and its items go to the others.
 //! - [`report`] writes the JSON report and the throughput chart.

@@ -1,9 +1,13 @@
-//! Rendering: one file per pass (`skin.rs`, `avatar.rs`), GPU meshes, targets, and the
-//! [`SceneRenderer`] that draws a [`World`] frame into all of its targets.
+//! Rendering: one file per pass (`cull_lod.rs`, `skin.rs`, `avatar.rs`, `ground.rs`), GPU
+//! meshes, targets, and the [`SceneRenderer`] that draws a [`World`] frame into all of its
+//! targets.
 //!
-//! Per frame and device: the palettes and instance data are uploaded once, the skin pass runs
-//! once, then each target gets one raster pass from the same skinned vertices and a copy into its
-//! staging buffer. Targets differ only in their camera uniform (aspect ratio) and size.
+//! Per frame and device the palettes are uploaded once. Each target then gets a cull + LOD
+//! compute pass (its own indirect draws and visible lists); one skin pass skins each avatar as
+//! far as the finest level any target draws it at (or, with vertex skinning, the raster pass
+//! applies the palettes); each target gets one raster pass (ground, then the indirect avatar
+//! draws) and a copy of its image and counts into a readback slot. Targets share the palettes,
+//! instances, skinning and meshes; only culling, LOD choice and rasterisation are per target.
 
 /// The WGSL source of a pass: `shaders/shared/types.wgsl`, then (with `skinning`) the shared
 /// skinning snippet, then `shaders/<file>`.
