@@ -8,18 +8,6 @@
 // Prefixed with shaders/shared/types.wgsl and shared/skinning.wgsl. Keep the structs in sync
 // with engine/render/gpu_data.rs.
 
-struct Camera {
-    view_proj: mat4x4<f32>,
-    eye: vec4<f32>,
-}
-
-struct Light {
-    // Direction towards the sun (normalised), w unused.
-    to_sun: vec4<f32>,
-    sun_color: vec4<f32>,
-    ambient: vec4<f32>,
-}
-
 struct Material {
     base_color: vec4<f32>,
 }

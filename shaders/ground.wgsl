@@ -1,17 +1,6 @@
 // Ground pass: one lit square at y = 0 (engine/render/ground.rs), drawn first in each target.
 // Prefixed with shaders/shared/types.wgsl.
 
-struct Camera {
-    view_proj: mat4x4<f32>,
-    eye: vec4<f32>,
-}
-
-struct Light {
-    to_sun: vec4<f32>,
-    sun_color: vec4<f32>,
-    ambient: vec4<f32>,
-}
-
 struct Ground {
     // Linear colour, w unused.
     color: vec4<f32>,

@@ -20,6 +20,26 @@ pub const COLOR_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8UnormSrg
 /// Depth format of every target.
 pub const DEPTH_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Depth32Float;
 
+/// Depth test and write of every opaque pass into a target.
+pub(super) fn depth_state() -> wgpu::DepthStencilState {
+    wgpu::DepthStencilState {
+        format: DEPTH_FORMAT,
+        depth_write_enabled: Some(true),
+        depth_compare: Some(wgpu::CompareFunction::Less),
+        stencil: Default::default(),
+        bias: Default::default(),
+    }
+}
+
+/// The colour target of every opaque pass.
+pub(super) fn color_target() -> wgpu::ColorTargetState {
+    wgpu::ColorTargetState {
+        format: COLOR_FORMAT,
+        blend: None,
+        write_mask: wgpu::ColorWrites::ALL,
+    }
+}
+
 /// One asset's draws in a target: the mesh, the first of its indirect draws (ordered by
 /// submesh, then level), and the [`super::gpu_data::DrawParams`] offset of each level's
 /// visible-list region (used without `INDIRECT_FIRST_INSTANCE`).
@@ -126,23 +146,13 @@ impl AvatarPass {
                     cull_mode: None,
                     ..Default::default()
                 },
-                depth_stencil: Some(wgpu::DepthStencilState {
-                    format: DEPTH_FORMAT,
-                    depth_write_enabled: Some(true),
-                    depth_compare: Some(wgpu::CompareFunction::Less),
-                    stencil: Default::default(),
-                    bias: Default::default(),
-                }),
+                depth_stencil: Some(depth_state()),
                 multisample: wgpu::MultisampleState::default(),
                 fragment: Some(wgpu::FragmentState {
                     module: &module,
                     entry_point: Some("fs_main"),
                     compilation_options: Default::default(),
-                    targets: &[Some(wgpu::ColorTargetState {
-                        format: COLOR_FORMAT,
-                        blend: None,
-                        write_mask: wgpu::ColorWrites::ALL,
-                    })],
+                    targets: &[Some(color_target())],
                 }),
                 multiview_mask: None,
                 cache: None,

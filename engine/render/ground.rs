@@ -1,7 +1,7 @@
 //! The ground pass (`shaders/ground.wgsl`): one lit square at y = 0, drawn first into each
 //! target's avatar render pass when the scene's environment has a ground.
 
-use super::avatar::{COLOR_FORMAT, DEPTH_FORMAT};
+use super::avatar::{color_target, depth_state};
 use super::skin::uniform;
 use crate::gpu::GpuContext;
 
@@ -45,23 +45,13 @@ impl GroundPass {
                 buffers: &[],
             },
             primitive: wgpu::PrimitiveState::default(),
-            depth_stencil: Some(wgpu::DepthStencilState {
-                format: DEPTH_FORMAT,
-                depth_write_enabled: Some(true),
-                depth_compare: Some(wgpu::CompareFunction::Less),
-                stencil: Default::default(),
-                bias: Default::default(),
-            }),
+            depth_stencil: Some(depth_state()),
             multisample: wgpu::MultisampleState::default(),
             fragment: Some(wgpu::FragmentState {
                 module: &module,
                 entry_point: Some("fs_main"),
                 compilation_options: Default::default(),
-                targets: &[Some(wgpu::ColorTargetState {
-                    format: COLOR_FORMAT,
-                    blend: None,
-                    write_mask: wgpu::ColorWrites::ALL,
-                })],
+                targets: &[Some(color_target())],
             }),
             multiview_mask: None,
             cache: None,

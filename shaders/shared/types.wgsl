@@ -13,6 +13,20 @@ struct Instance {
     scale: f32,
 }
 
+// Per-target camera (CameraUniform in gpu_data.rs).
+struct Camera {
+    view_proj: mat4x4<f32>,
+    eye: vec4<f32>,
+}
+
+// Sun and ambient light (LightUniform in gpu_data.rs).
+struct Light {
+    // Direction towards the sun (normalised), w unused.
+    to_sun: vec4<f32>,
+    sun_color: vec4<f32>,
+    ambient: vec4<f32>,
+}
+
 struct SkinnedVertex {
     position: vec4<f32>,
     normal: vec4<f32>,
