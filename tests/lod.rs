@@ -452,3 +452,27 @@ fn the_skin_pass_skins_only_what_the_targets_draw() {
         "{skipped} skipped, {partial} partly skinned"
     );
 }
+
+/// Offscreen output depends only on the frame: a frame rendered on a fresh renderer has the same
+/// bytes as the same frame rendered after others (LOD history, visible-list order and skinned
+/// prefixes leave no trace), on both adapters.
+#[test]
+fn a_frame_has_the_same_bytes_whatever_was_rendered_before() {
+    let world = field(|_| {});
+    for ctx in software_adapters() {
+        let renderer = FrameRenderer::new(&ctx);
+        let fresh = SceneRenderer::new(&ctx, &renderer, &world).expect("fits");
+        let used = SceneRenderer::new(&ctx, &renderer, &world).expect("fits");
+        for f in [9, 2, 30] {
+            used.render(&ctx, &renderer, &world.animate(world.frame_time(f)))
+                .expect("renders");
+        }
+        let anim = world.animate(world.frame_time(5));
+        let a = fresh.render(&ctx, &renderer, &anim).expect("renders");
+        let b = used.render(&ctx, &renderer, &anim).expect("renders");
+        for (x, y) in a.iter().zip(&b) {
+            assert!(x.rgba == y.rgba, "{} {}: bytes differ", ctx.label, x.name);
+            assert_eq!(x.stats, y.stats);
+        }
+    }
+}

@@ -386,4 +386,46 @@ mod tests {
             assert!(msg.contains(needle), "missing {needle:?} in:\n{msg}");
         }
     }
+
+    #[test]
+    fn lod_skinning_and_ground_options_are_checked() {
+        let ok = parse(
+            r#"(name: "x", targets: [(name: "a", width: 8, height: 8)],
+               environment: (ground: (size: 20.0)),
+               lod: (force: 2, bias: -1), skinning: Vertex,
+               avatars: [(asset: "SimpleSkin")])"#,
+        )
+        .expect("valid");
+        assert_eq!(ok.desc.lod.force, Some(2));
+        assert_eq!(ok.desc.lod.bias, -1);
+        assert_eq!(ok.desc.lod.pixel_error, 1.0);
+        assert_eq!(ok.desc.skinning, Skinning::Vertex);
+        assert_eq!(
+            ok.desc.environment.ground.as_ref().map(|g| g.size),
+            Some(20.0)
+        );
+        let err = parse(
+            r#"(name: "x", targets: [(name: "a", width: 8, height: 8)],
+               environment: (ground: (size: -1.0)),
+               lod: (pixel_error: 0.0, bias: 7, hysteresis: 2.0),
+               avatars: [(asset: "SimpleSkin")])"#,
+        )
+        .unwrap_err()
+        .to_string();
+        for needle in [
+            "lod.pixel_error: 0 must be a positive number of pixels",
+            "lod.bias: 7 is outside -3 ..= 3",
+            "lod.hysteresis: 2 is outside 0 ..= 0.9",
+            "environment.ground.size: -1 must be a positive length",
+        ] {
+            assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
+        }
+        let err = parse(
+            r#"(name: "x", targets: [(name: "a", width: 8, height: 8)], skinning: Gpu,
+               avatars: [(asset: "SimpleSkin")])"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("test.ron:1:") && err.contains("Gpu"), "{err}");
+    }
 }
