@@ -12,7 +12,7 @@ use tutti::jobs::Executor;
 use tutti::jobs::frame::FrameGraph;
 use tutti::render::bench::{MULTIRES_TARGETS, crowd_world};
 use tutti::render::{FrameRenderer, SceneRenderer};
-use tutti::scene::{FrameAnimation, Skinning};
+use tutti::scene::{Animation, FrameAnimation, Skinning};
 use tutti::{Discovery, GpuContext};
 
 const AVATARS: u32 = 400;
@@ -38,7 +38,7 @@ fn lod(c: &mut Criterion) {
     eprintln!("lod bench on {}", ctx.label);
     let renderer = FrameRenderer::new(&ctx);
     let world = |targets: &[(u32, u32)], force| {
-        crowd_world(AVATARS, targets, force, Skinning::Auto).expect("crowd")
+        crowd_world(AVATARS, targets, force, (Skinning::Auto, Animation::Cpu)).expect("crowd")
     };
     let mut group = c.benchmark_group(format!("crowd_{AVATARS}"));
     group.sample_size(10);
@@ -55,8 +55,15 @@ fn lod(c: &mut Criterion) {
         group.bench_function(name, |b| b.iter(|| frame(&ctx, &renderer, &sr, &anim)));
     }
     // CPU side: the engine's frame graph against a sequential loop, 1,000 avatars.
-    let w =
-        Arc::new(crowd_world(1_000, &MULTIRES_TARGETS[..1], None, Skinning::Auto).expect("crowd"));
+    let w = Arc::new(
+        crowd_world(
+            1_000,
+            &MULTIRES_TARGETS[..1],
+            None,
+            (Skinning::Auto, Animation::Cpu),
+        )
+        .expect("crowd"),
+    );
     let exec = Executor::new(Default::default()).expect("executor");
     let graph = FrameGraph::new(w.clone(), 32);
     group.bench_function("cpu_frame_graph_1000", |b| {

@@ -534,8 +534,19 @@ fn bench_lod(
             .iter()
             .map(|c| (c.avatars.to_string(), serde_json::json!(c.frame_ms)))
             .collect();
+        let cpu_frame_ms_gpu_animation: serde_json::Map<String, serde_json::Value> = r
+            .cpu
+            .iter()
+            .map(|c| {
+                (
+                    c.avatars.to_string(),
+                    serde_json::json!(c.gpu_animation_frame_ms),
+                )
+            })
+            .collect();
         let mut value = serde_json::to_value(&r)?;
         value["cpu_frame_ms"] = serde_json::Value::Object(cpu_frame_ms);
+        value["cpu_frame_ms_gpu_animation"] = serde_json::Value::Object(cpu_frame_ms_gpu_animation);
         println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(ExitCode::SUCCESS);
     }
@@ -556,7 +567,7 @@ fn bench_lod(
     println!("  frame times are {clock}; wall time from submit to completion in brackets");
     let row = |name: &str, f: &tutti::render::bench::GpuFigure| {
         println!(
-            "  {name:<36} {:>9.2} ms ({:>8.2} ms)  {:>9} avatars drawn  {:>11} triangles  {:>9.0} avatars per 16.7 ms",
+            "  {name:<40} {:>9.2} ms ({:>8.2} ms)  {:>9} avatars drawn  {:>11} triangles  {:>9.0} avatars per 16.7 ms",
             f.frame_ms, f.wall_ms, f.drawn, f.triangles, f.avatars_per_16_7ms
         )
     };
@@ -565,6 +576,10 @@ fn bench_lod(
     row(
         &format!("{} targets, automatic LOD", MULTIRES_TARGETS.len()),
         &r.multires,
+    );
+    row(
+        "1920x1080, automatic LOD, GPU animation",
+        &r.lod_gpu_animation,
     );
     println!(
         "  lod_speedup (level 0 forced / automatic): {:.2}x",
@@ -577,13 +592,14 @@ fn bench_lod(
     println!("  CPU frame time (frame graph + record and submit; baseline: sequential animation):");
     for c in &r.cpu {
         println!(
-            "  {:>7} avatars: {:>8.2} ms (animate {:.2} ms, submit {:.2} ms; sequential animate {:.2} ms, {:.2}x)",
+            "  {:>7} avatars: {:>8.2} ms (animate {:.2} ms, submit {:.2} ms; sequential animate {:.2} ms, {:.2}x); with GPU animation {:.2} ms",
             c.avatars,
             c.frame_ms,
             c.animate_ms,
             c.submit_ms,
             c.sequential_animate_ms,
-            c.animate_speedup
+            c.animate_speedup,
+            c.gpu_animation_frame_ms
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -211,3 +211,146 @@ fn mixed_assets_render_on_both_adapters_alike() {
         );
     }
 }
+
+/// A humanoid whose clip uses every interpolation: STEP translation, LINEAR rotation (slerp) and
+/// scale, CUBICSPLINE translation and rotation, with keys at uneven times.
+fn every_interpolation_asset() -> tutti::Asset {
+    use glam::{Quat, Vec4};
+    use tutti::assets::{Channel, Clip, Interpolation, Property};
+    let h = tutti::assets::procedural::humanoid(tutti::assets::procedural::Detail::Low);
+    let q = |axis: Vec3, angle: f32| Vec4::from(Quat::from_axis_angle(axis.normalize(), angle));
+    let times = vec![0.0, 0.3, 0.35, 1.1, 2.0];
+    let channels = vec![
+        Channel {
+            node: 1,
+            property: Property::Translation,
+            interpolation: Interpolation::Step,
+            times: times.clone(),
+            values: (0..5)
+                .map(|k| Vec4::new(0.01 * k as f32, 1.0, 0.0, 0.0))
+                .collect(),
+        },
+        Channel {
+            node: 2,
+            property: Property::Rotation,
+            interpolation: Interpolation::Linear,
+            times: times.clone(),
+            values: (0..5)
+                .map(|k| q(Vec3::new(1.0, 0.2, 0.0), 0.7 * k as f32))
+                .collect(),
+        },
+        Channel {
+            node: 5,
+            property: Property::Scale,
+            interpolation: Interpolation::Linear,
+            times: times.clone(),
+            values: (0..5).map(|k| Vec4::splat(1.0 + 0.1 * k as f32)).collect(),
+        },
+        Channel {
+            node: 7,
+            property: Property::Rotation,
+            interpolation: Interpolation::CubicSpline,
+            times: times.clone(),
+            values: (0..5)
+                .flat_map(|k| {
+                    let v = q(Vec3::new(0.0, 0.3, 1.0), 0.5 * k as f32);
+                    [v * 0.2, v, v * -0.3]
+                })
+                .collect(),
+        },
+        Channel {
+            node: 9,
+            property: Property::Translation,
+            interpolation: Interpolation::CubicSpline,
+            times,
+            values: (0..5)
+                .flat_map(|k| {
+                    let v = Vec4::new(0.2, -0.1 * k as f32, 0.05, 0.0);
+                    [
+                        Vec4::new(0.0, 0.3, 0.0, 0.0),
+                        v,
+                        Vec4::new(0.1, 0.0, -0.2, 0.0),
+                    ]
+                })
+                .collect(),
+        },
+    ];
+    let clip = Clip {
+        name: "mix".into(),
+        duration: 2.0,
+        channels,
+    };
+    tutti::Asset::new(
+        "mix".into(),
+        h.mesh.clone(),
+        h.skeleton.clone(),
+        vec![clip, h.clips[0].clone()],
+    )
+}
+
+/// The GPU animation pass writes the palettes the CPU computes, for every interpolation, the
+/// built-in assets and a rest-pose avatar, at times that wrap the clips; and the frame it draws
+/// matches the CPU-animated frame.
+#[test]
+fn gpu_animation_matches_the_cpu_palettes() {
+    let lib = AssetLibrary::new();
+    let mut scene =
+        parse_scene(MIXED_SCENE, std::path::Path::new("mixed.ron"), None, &lib).expect("scene");
+    scene.desc.animation = tutti::scene::Animation::Gpu;
+    let mut extra = scene.desc.avatars[1].clone();
+    extra.count = 4;
+    extra.phase_spread = 0.9;
+    extra.speed = 1.3;
+    extra.position = (0.0, 0.0, 2.0);
+    scene.desc.avatars.push(extra);
+    scene
+        .groups
+        .push((std::sync::Arc::new(every_interpolation_asset()), Some(0)));
+    let mut rest = scene.desc.avatars[3].clone();
+    rest.position = (-2.0, 0.0, 2.0);
+    scene.desc.avatars.push(rest);
+    scene.groups.push((scene.groups[1].0.clone(), None));
+    let world = scene.world();
+    assert!(world.animates_on_gpu());
+    let mut cpu_world = world.clone();
+    cpu_world.desc.animation = tutti::scene::Animation::Cpu;
+    for ctx in software_adapters() {
+        let renderer = FrameRenderer::new(&ctx);
+        let gpu = SceneRenderer::new(&ctx, &renderer, &world).expect("fits");
+        let cpu = SceneRenderer::new(&ctx, &renderer, &cpu_world).expect("fits");
+        assert!(gpu.animates_on_gpu() && !cpu.animates_on_gpu());
+        for t in [0.0f32, 0.32, 1.05, 3.7, 19.3] {
+            let anim = world.animate(t);
+            let gpu_images = gpu.render(&ctx, &renderer, &anim).expect("renders");
+            let palettes = gpu.read_palettes(&ctx).expect("palettes");
+            let mut worst = 0.0f32;
+            for (i, (g, c)) in palettes.iter().zip(&anim.palettes).enumerate() {
+                let err = (*g - *c)
+                    .abs()
+                    .to_cols_array()
+                    .into_iter()
+                    .fold(0.0f32, f32::max)
+                    / (1.0 + c.abs().to_cols_array().into_iter().fold(0.0f32, f32::max));
+                worst = worst.max(err);
+                assert!(
+                    err < 1e-4,
+                    "{} t={t}: palette matrix {i} differs by {err}",
+                    ctx.label
+                );
+            }
+            eprintln!(
+                "{} t={t}: worst relative palette error {worst:e}",
+                ctx.label
+            );
+            let cpu_images = cpu.render(&ctx, &renderer, &anim).expect("renders");
+            for (x, y) in gpu_images.iter().zip(&cpu_images) {
+                let d = diff(&x.rgba, &y.rgba);
+                assert!(
+                    d.mean < 0.1 && d.bad_fraction < 0.001,
+                    "{} t={t}: {d:?}",
+                    ctx.label
+                );
+            }
+        }
+    }
+}

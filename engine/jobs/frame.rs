@@ -48,8 +48,14 @@ impl FrameGraph {
         let batch = batch.max(1);
         let mut batches = Vec::new();
         let mut first = 0;
-        while first < world.avatars.len() {
-            let count = batch.min(world.avatars.len() - first);
+        // Scenes animated on the GPU get no animation jobs (and empty palettes).
+        let animated = if world.animates_on_gpu() {
+            0
+        } else {
+            world.avatars.len()
+        };
+        while first < animated {
+            let count = batch.min(animated - first);
             let palette_start = world.avatars[first].palette_offset as usize;
             let palette_end = world
                 .avatars
@@ -136,6 +142,11 @@ impl FrameGraph {
         }
     }
 
+    /// Palette matrices a frame produces: the world's, or none when it animates on the GPU.
+    pub fn palette_len(&self) -> usize {
+        self.shared.batches.last().map_or(0, |b| b.3)
+    }
+
     /// Number of jobs per frame.
     pub fn jobs(&self) -> usize {
         self.graph.len()
@@ -147,7 +158,7 @@ impl FrameGraph {
         exec: &Executor,
         time: f32,
     ) -> Result<(FrameAnimation, EnvironmentFrame), String> {
-        let len = self.shared.world.palette_len;
+        let len = self.palette_len();
         let mut palettes: Vec<Mat4> = Vec::with_capacity(len);
         #[expect(
             unsafe_code,
@@ -173,7 +184,7 @@ impl FrameGraph {
         time: f32,
         mut out: wgpu::WriteOnly<'_, [u8]>,
     ) -> Result<EnvironmentFrame, String> {
-        let len = self.shared.world.palette_len;
+        let len = self.palette_len();
         if out.len() != len * size_of::<Mat4>() {
             return Err(format!(
                 "palette destination holds {} bytes, the frame writes {}",
@@ -210,7 +221,7 @@ impl FrameGraph {
     ) -> Result<EnvironmentFrame, String> {
         let _frame = self.running.lock().unwrap_or_else(|e| e.into_inner());
         *self.shared.time.lock().unwrap_or_else(|e| e.into_inner()) = time;
-        let len = self.shared.world.palette_len;
+        let len = self.palette_len();
         let covered = self.shared.batches.last().map_or(0, |b| b.3);
         assert_eq!(covered, len, "the animation batches cover every palette");
         self.shared.target.store(target, Ordering::Release);

@@ -199,14 +199,22 @@ pub(crate) fn device_worker(
             let t0 = Instant::now();
             // The animation jobs write the palettes straight into GPU staging memory.
             let time = world.frame_time(item.frame);
-            let animated = match state.renderer.write_palettes_with(ctx, |out| {
-                state.frame_graph.run_into(cfg.executor, time, out)
-            }) {
+            // With GPU animation the frame graph has no animation jobs and nothing is uploaded.
+            let in_place = if state.renderer.animates_on_gpu() {
+                None
+            } else {
+                state.renderer.write_palettes_with(ctx, |out| {
+                    state.frame_graph.run_into(cfg.executor, time, out)
+                })
+            };
+            let animated = match in_place {
                 Some(result) => result.map(|_environment| None),
                 None => state
                     .frame_graph
                     .run(cfg.executor, time)
-                    .map(|(anim, _environment)| Some(anim)),
+                    .map(|(anim, _environment)| {
+                        (!state.renderer.animates_on_gpu()).then_some(anim)
+                    }),
             };
             let anim = match animated {
                 Ok(anim) => anim,
@@ -226,7 +234,7 @@ pub(crate) fn device_worker(
                 Some(anim) => state.renderer.submit(ctx, &renderer, anim, slot_ref),
                 None => state
                     .renderer
-                    .submit_uploaded(ctx, &renderer, Some(slot_ref), None),
+                    .submit_uploaded(ctx, &renderer, time, Some(slot_ref), None),
             };
             match submitted {
                 Ok(index) => {

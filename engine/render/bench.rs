@@ -21,7 +21,7 @@ use crate::assets::AssetLibrary;
 use crate::gpu::{GpuContext, GpuTimer};
 use crate::jobs::Executor;
 use crate::jobs::frame::FrameGraph;
-use crate::scene::{Skinning, World, parse_scene};
+use crate::scene::{Animation, Skinning, World, parse_scene};
 use glam::Mat4;
 use serde::Serialize;
 use std::sync::Arc;
@@ -104,6 +104,9 @@ pub struct CpuFigure {
     pub sequential_animate_ms: f64,
     /// Baseline over the frame graph's animation.
     pub animate_speedup: f64,
+    /// Median CPU frame time with GPU animation (`animation: Gpu`: no animation jobs, no
+    /// palette upload), ms.
+    pub gpu_animation_frame_ms: f64,
 }
 
 /// Results of `tutti bench lod`.
@@ -119,6 +122,8 @@ pub struct LodBench {
     pub lod: GpuFigure,
     /// 1920×1080 with level 0 forced.
     pub lod0: GpuFigure,
+    /// 1920×1080 with automatic LOD and GPU animation (the animation pass included).
+    pub lod_gpu_animation: GpuFigure,
     /// `lod0.frame_ms / lod.frame_ms`.
     pub lod_speedup: f64,
     /// The four targets of [`MULTIRES_TARGETS`] in one frame, automatic LOD.
@@ -135,7 +140,7 @@ pub fn crowd_scene(
     avatars: u32,
     targets: &[(u32, u32)],
     force: Option<u32>,
-    skinning: Skinning,
+    (skinning, animation): (Skinning, Animation),
 ) -> String {
     let per_block = avatars.div_ceil(4).max(1);
     let columns = (f64::from(per_block).sqrt().ceil() as u32).max(1);
@@ -177,6 +182,7 @@ pub fn crowd_scene(
     environment: (ground: Some((size: {ground}))),
     lod: (force: {force}),
     skinning: {skinning:?},
+    animation: {animation:?},
     avatars: [
 {groups}    ],
 )",
@@ -193,9 +199,9 @@ pub fn crowd_world(
     avatars: u32,
     targets: &[(u32, u32)],
     force: Option<u32>,
-    skinning: Skinning,
+    modes: (Skinning, Animation),
 ) -> Result<World, String> {
-    let text = crowd_scene(avatars, targets, force, skinning);
+    let text = crowd_scene(avatars, targets, force, modes);
     parse_scene(
         &text,
         std::path::Path::new("<bench crowd>"),
@@ -267,11 +273,35 @@ fn cpu_figure(
     avatars: u32,
     frames: u32,
 ) -> Result<CpuFigure, String> {
+    let (frame_ms, animate_ms, submit_ms, sequential_animate_ms) =
+        cpu_frame(ctx, renderer, exec, avatars, frames, Animation::Cpu)?;
+    let (gpu_animation_frame_ms, ..) =
+        cpu_frame(ctx, renderer, exec, avatars, frames, Animation::Gpu)?;
+    Ok(CpuFigure {
+        avatars,
+        frame_ms,
+        animate_ms,
+        submit_ms,
+        sequential_animate_ms,
+        animate_speedup: sequential_animate_ms / animate_ms.max(1e-9),
+        gpu_animation_frame_ms,
+    })
+}
+
+/// Medians of (CPU frame, frame graph, submit, sequential animation baseline), ms.
+fn cpu_frame(
+    ctx: &GpuContext,
+    renderer: &FrameRenderer,
+    exec: &Executor,
+    avatars: u32,
+    frames: u32,
+    animation: Animation,
+) -> Result<(f64, f64, f64, f64), String> {
     let world = Arc::new(crowd_world(
         avatars,
         &MULTIRES_TARGETS[..1],
         None,
-        Skinning::Auto,
+        (Skinning::Auto, animation),
     )?);
     let sr = SceneRenderer::new(ctx, renderer, &world).map_err(|e| e.to_string())?;
     let graph = FrameGraph::new(world.clone(), 32);
@@ -281,14 +311,19 @@ fn cpu_figure(
     let mut scratch = PoseScratch::default();
     for f in 0..frames.max(1) + 1 {
         let time = world.frame_time(f);
-        // The engine's path: animation jobs write straight into GPU staging memory.
+        // The engine's path: animation jobs write straight into GPU staging memory, or with
+        // GPU animation the frame graph has no animation jobs.
         let t0 = Instant::now();
-        sr.write_palettes_with(ctx, |out| graph.run_into(exec, time, out))
-            .ok_or("no palette staging memory")??;
+        if sr.animates_on_gpu() {
+            graph.run(exec, time)?;
+        } else {
+            sr.write_palettes_with(ctx, |out| graph.run_into(exec, time, out))
+                .ok_or("no palette staging memory")??;
+        }
         let a = ms(t0);
         let t1 = Instant::now();
         let index = sr
-            .submit_uploaded(ctx, renderer, None, None)
+            .submit_uploaded(ctx, renderer, time, None, None)
             .map_err(|e| e.to_string())?;
         let s = ms(t1);
         let t = ms(t0);
@@ -308,16 +343,12 @@ fn cpu_figure(
             sequential.push(q);
         }
     }
-    let animate_ms = median(animate);
-    let sequential_animate_ms = median(sequential);
-    Ok(CpuFigure {
-        avatars,
-        frame_ms: median(total),
-        animate_ms,
-        submit_ms: median(submit),
-        sequential_animate_ms,
-        animate_speedup: sequential_animate_ms / animate_ms.max(1e-9),
-    })
+    Ok((
+        median(total),
+        median(animate),
+        median(submit),
+        median(sequential),
+    ))
 }
 
 /// Run the benchmark on one device. `progress` is told what is being measured.
@@ -333,21 +364,45 @@ pub fn run(
     let (lod, vertex_skinning) = gpu_figure(
         ctx,
         &renderer,
-        &crowd_world(n, &MULTIRES_TARGETS[..1], None, cfg.skinning)?,
+        &crowd_world(
+            n,
+            &MULTIRES_TARGETS[..1],
+            None,
+            (cfg.skinning, Animation::Cpu),
+        )?,
         cfg.frames,
     )?;
     progress(&format!("{n} avatars at 1920x1080, level 0 forced"));
     let (lod0, _) = gpu_figure(
         ctx,
         &renderer,
-        &crowd_world(n, &MULTIRES_TARGETS[..1], Some(0), cfg.skinning)?,
+        &crowd_world(
+            n,
+            &MULTIRES_TARGETS[..1],
+            Some(0),
+            (cfg.skinning, Animation::Cpu),
+        )?,
+        cfg.frames,
+    )?;
+    progress(&format!(
+        "{n} avatars at 1920x1080, automatic LOD, GPU animation"
+    ));
+    let (lod_gpu_animation, _) = gpu_figure(
+        ctx,
+        &renderer,
+        &crowd_world(
+            n,
+            &MULTIRES_TARGETS[..1],
+            None,
+            (cfg.skinning, Animation::Gpu),
+        )?,
         cfg.frames,
     )?;
     progress(&format!("{n} avatars at four resolutions"));
     let (multires, _) = gpu_figure(
         ctx,
         &renderer,
-        &crowd_world(n, &MULTIRES_TARGETS, None, cfg.skinning)?,
+        &crowd_world(n, &MULTIRES_TARGETS, None, (cfg.skinning, Animation::Cpu))?,
         cfg.frames,
     )?;
     let mut cpu = Vec::new();
@@ -363,6 +418,7 @@ pub fn run(
         multires_ratio: multires.frame_ms / lod.frame_ms.max(1e-9),
         lod,
         lod0,
+        lod_gpu_animation,
         multires,
         cpu,
     })
@@ -375,12 +431,19 @@ mod tests {
     #[test]
     fn crowd_scene_text_parses_with_the_requested_count_and_targets() {
         for n in [1, 7, 1_000, 10_001] {
-            let w = crowd_world(n, &MULTIRES_TARGETS, Some(2), Skinning::Vertex).expect("parses");
+            let w = crowd_world(
+                n,
+                &MULTIRES_TARGETS,
+                Some(2),
+                (Skinning::Vertex, Animation::Gpu),
+            )
+            .expect("parses");
             assert_eq!(w.avatars.len(), n as usize);
             assert_eq!(w.desc.targets.len(), 4);
             assert_eq!(w.desc.lod.force, Some(2));
             assert!(w.desc.environment.ground.is_some());
             assert_eq!(w.desc.skinning, Skinning::Vertex);
+            assert!(w.animates_on_gpu());
         }
     }
 }

@@ -174,6 +174,112 @@ pub struct GroundUniform {
     pub _pad: [f32; 3],
 }
 
+/// Per-frame constants of the animation pass (keep in sync with `AnimParams` in animate.wgsl).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+pub struct AnimParams {
+    /// Scene time, seconds.
+    pub time: f32,
+    /// Avatars to animate.
+    pub avatar_count: u32,
+    /// Padding.
+    pub _pad: [u32; 2],
+}
+
+/// One avatar for the animation pass (keep in sync with `AnimAvatar` in animate.wgsl).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+pub struct AnimAvatar {
+    /// First node of its asset.
+    pub node_offset: u32,
+    /// Nodes of its asset.
+    pub node_count: u32,
+    /// First binding of its asset.
+    pub binding_offset: u32,
+    /// Bindings of its asset.
+    pub binding_count: u32,
+    /// Global clip index, -1 for the rest pose.
+    pub clip: i32,
+    /// Playback speed.
+    pub speed: f32,
+    /// Time offset, seconds.
+    pub phase: f32,
+    /// First palette matrix.
+    pub palette_offset: u32,
+    /// First of its node matrices in the scratch buffer.
+    pub global_offset: u32,
+    /// Padding.
+    pub _pad: [u32; 3],
+}
+
+/// A node's rest transform and parent (keep in sync with `AnimNode` in animate.wgsl).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+pub struct AnimNode {
+    /// Rest translation (w unused).
+    pub translation: [f32; 4],
+    /// Rest rotation quaternion (x, y, z, w).
+    pub rotation: [f32; 4],
+    /// Rest scale (w unused).
+    pub scale: [f32; 4],
+    /// Parent within the asset, -1 for a root.
+    pub parent: i32,
+    /// Padding.
+    pub _pad: [u32; 3],
+}
+
+/// A skin binding (keep in sync with `AnimBinding` in animate.wgsl).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+pub struct AnimBinding {
+    /// Inverse bind matrix, column-major.
+    pub inverse_bind: [[f32; 4]; 4],
+    /// Node within the asset.
+    pub node: u32,
+    /// Padding.
+    pub _pad: [u32; 3],
+}
+
+/// A clip (keep in sync with `AnimClip` in animate.wgsl).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+pub struct AnimClip {
+    /// Duration, seconds.
+    pub duration: f32,
+    /// First channel.
+    pub first_channel: u32,
+    /// Channels.
+    pub channel_count: u32,
+    /// First entry of this clip in the per-node channel table.
+    pub node_table: u32,
+}
+
+/// A clip channel (keep in sync with `AnimChannel` in animate.wgsl).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+pub struct AnimChannel {
+    /// Node within the asset.
+    pub node: u32,
+    /// 0 translation, 1 rotation, 2 scale.
+    pub property: u32,
+    /// 0 step, 1 linear, 2 cubic spline.
+    pub interpolation: u32,
+    /// Keys.
+    pub key_count: u32,
+    /// First key time.
+    pub first_time: u32,
+    /// First key value.
+    pub first_value: u32,
+    /// Padding.
+    pub _pad: [u32; 2],
+}
+
+const _: () = assert!(size_of::<AnimParams>() == 16);
+const _: () = assert!(size_of::<AnimAvatar>() == 48);
+const _: () = assert!(size_of::<AnimNode>() == 64);
+const _: () = assert!(size_of::<AnimBinding>() == 80);
+const _: () = assert!(size_of::<AnimClip>() == 16);
+const _: () = assert!(size_of::<AnimChannel>() == 32);
 const _: () = assert!(size_of::<CullParams>() == 144);
 const _: () = assert!(size_of::<BatchLod>() == 48);
 const _: () = assert!(size_of::<DrawIndexedIndirect>() == 20);

@@ -31,6 +31,7 @@ macro_rules! shader_source {
 }
 pub(crate) use shader_source;
 
+pub mod animate;
 pub mod avatar;
 pub mod bench;
 pub mod cull_lod;
@@ -46,6 +47,7 @@ pub use target::{ReadbackSlot, RenderTarget, TargetImage};
 
 use crate::gpu::{GpuContext, GpuError, GpuTimer, ReadbackError, read_buffer};
 use crate::scene::{FrameAnimation, Skinning, World};
+use animate::{AnimGpu, AnimatePass};
 use avatar::{AvatarPass, BatchDraws};
 use cull_lod::{CullLodPass, MAX_LODS, StatsLayout};
 use glam::{Mat4, Vec3};
@@ -85,6 +87,8 @@ type MeshCache = HashMap<usize, (Arc<crate::assets::Asset>, Arc<GpuMesh>)>;
 
 /// Per-device renderer state shared by every scene on that device: pipelines and GPU meshes.
 pub struct FrameRenderer {
+    /// The animation pass (scenes with `animation: Gpu`).
+    pub animate: AnimatePass,
     /// The skin pass.
     pub skin: SkinPass,
     /// The cull + LOD pass.
@@ -100,6 +104,7 @@ impl FrameRenderer {
     /// Build the pipelines on a device (once; reused by every scene and frame).
     pub fn new(ctx: &GpuContext) -> Self {
         Self {
+            animate: AnimatePass::new(ctx),
             skin: SkinPass::new(ctx),
             cull_lod: CullLodPass::new(ctx),
             avatar: AvatarPass::new(ctx),
@@ -156,6 +161,7 @@ pub struct SceneRenderer {
     vertex_skinning: bool,
     palettes: wgpu::Buffer,
     palette_len: usize,
+    anim_gpu: Option<AnimGpu>,
     _instance_buffer: wgpu::Buffer,
     skinned: wgpu::Buffer,
     skinned_count: u64,
@@ -415,7 +421,16 @@ impl SceneRenderer {
         };
         let copy_dst = wgpu::BufferUsages::COPY_DST;
         let storage = wgpu::BufferUsages::STORAGE;
-        let palettes = buffer("scene::palettes", palette_bytes, storage | copy_dst);
+        let palettes = buffer(
+            "scene::palettes",
+            palette_bytes,
+            storage | copy_dst | wgpu::BufferUsages::COPY_SRC,
+        );
+        let anim_gpu = if world.animates_on_gpu() {
+            Some(AnimGpu::new(ctx, &renderer.animate, world, &palettes)?)
+        } else {
+            None
+        };
         let instance_buffer = buffer(
             "scene::instances",
             (instances.len() * size_of::<GpuInstance>()) as u64,
@@ -585,6 +600,7 @@ impl SceneRenderer {
             vertex_skinning,
             palettes,
             palette_len: world.palette_len,
+            anim_gpu,
             _instance_buffer: instance_buffer,
             skinned,
             skinned_count,
@@ -663,7 +679,13 @@ impl SceneRenderer {
         anim: &FrameAnimation,
         slot: &ReadbackSlot,
     ) -> Result<wgpu::SubmissionIndex, RenderError> {
-        self.encode_and_submit(ctx, renderer, Some(&anim.palettes), Some(slot), None)
+        self.encode_and_submit(
+            ctx,
+            renderer,
+            (anim.time, Some(&anim.palettes)),
+            Some(slot),
+            None,
+        )
     }
 
     /// Record and submit one frame without reading anything back (benchmarks, or a caller that
@@ -676,7 +698,13 @@ impl SceneRenderer {
         anim: &FrameAnimation,
         timer: Option<&GpuTimer>,
     ) -> Result<wgpu::SubmissionIndex, RenderError> {
-        self.encode_and_submit(ctx, renderer, Some(&anim.palettes), None, timer)
+        self.encode_and_submit(
+            ctx,
+            renderer,
+            (anim.time, Some(&anim.palettes)),
+            None,
+            timer,
+        )
     }
 
     /// Upload this frame's palettes by letting `write` fill the GPU staging memory directly
@@ -694,30 +722,47 @@ impl SceneRenderer {
         Some(write(view.slice(..)))
     }
 
-    /// Record and submit one frame whose palettes were uploaded with
-    /// [`Self::write_palettes_with`]; copy the targets into `slot` when given, time the passes
-    /// with `timer` when given.
+    /// Record and submit the frame at scene time `time` whose palettes were uploaded with
+    /// [`Self::write_palettes_with`], or are computed on the GPU ([`Self::animates_on_gpu`]);
+    /// copy the targets into `slot` when given, time the passes with `timer` when given.
     pub fn submit_uploaded(
         &self,
         ctx: &GpuContext,
         renderer: &FrameRenderer,
+        time: f32,
         slot: Option<&ReadbackSlot>,
         timer: Option<&GpuTimer>,
     ) -> Result<wgpu::SubmissionIndex, RenderError> {
-        self.encode_and_submit(ctx, renderer, None, slot, timer)
+        self.encode_and_submit(ctx, renderer, (time, None), slot, timer)
+    }
+
+    /// True when the animation pass computes the palettes on the GPU (scene option
+    /// `animation: Gpu`); palettes passed to [`Self::submit`] are then ignored.
+    pub fn animates_on_gpu(&self) -> bool {
+        self.anim_gpu.is_some()
+    }
+
+    /// Read the palettes of the last frame (for comparing with the CPU). Blocking.
+    pub fn read_palettes(&self, ctx: &GpuContext) -> Result<Vec<Mat4>, RenderError> {
+        let words = read_buffer_copy(ctx, &self.palettes)?;
+        Ok(bytemuck::pod_collect_to_vec::<u32, Mat4>(&words)[..self.palette_len].to_vec())
     }
 
     fn encode_and_submit(
         &self,
         ctx: &GpuContext,
         renderer: &FrameRenderer,
-        palettes: Option<&[Mat4]>,
+        (time, palettes): (f32, Option<&[Mat4]>),
         slot: Option<&ReadbackSlot>,
         timer: Option<&GpuTimer>,
     ) -> Result<wgpu::SubmissionIndex, RenderError> {
         let queue = &ctx.queue;
-        if let Some(palettes) = palettes {
-            queue.write_buffer(&self.palettes, 0, bytemuck::cast_slice(palettes));
+        match (&self.anim_gpu, palettes) {
+            (Some(anim), _) => anim.set_time(ctx, time),
+            (None, Some(palettes)) => {
+                queue.write_buffer(&self.palettes, 0, bytemuck::cast_slice(palettes))
+            }
+            (None, None) => {}
         }
         let mut camera_bytes = vec![0u8; self.camera_stride as usize * self.targets.len()];
         let mut cull_bytes = vec![0u8; self.cull_stride as usize * self.targets.len()];
@@ -746,6 +791,9 @@ impl SceneRenderer {
             });
         if let Some(t) = timer {
             t.begin(&mut encoder);
+        }
+        if let Some(anim) = &self.anim_gpu {
+            renderer.animate.record(&mut encoder, anim);
         }
         // Cull and pick levels in every target first: the skin pass then skins each avatar
         // only as far as the finest level any target draws it at.

@@ -32,6 +32,20 @@ pub struct SceneDesc {
     /// Where skinning runs. Default `Auto`.
     #[serde(default)]
     pub skinning: Skinning,
+    /// Where clips are sampled into joint palettes. Default `Cpu`.
+    #[serde(default)]
+    pub animation: Animation,
+}
+
+/// Where avatars' clips are sampled into joint palettes each frame.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Animation {
+    /// On the CPU, by the frame graph's animation jobs (palettes uploaded every frame).
+    #[default]
+    Cpu,
+    /// In a compute pass (`shaders/animate.wgsl`): the CPU uploads nothing per avatar, so its
+    /// frame cost does not grow with the avatar count.
+    Gpu,
 }
 
 /// How each avatar's level of detail is chosen, per target (see `render::cull_lod`).

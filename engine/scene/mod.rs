@@ -5,7 +5,8 @@ mod format;
 mod world;
 
 pub use format::{
-    AvatarGroup, Camera, Environment, Ground, Layout, LodSettings, SceneDesc, Skinning, TargetDesc,
+    Animation, AvatarGroup, Camera, Environment, Ground, Layout, LodSettings, SceneDesc, Skinning,
+    TargetDesc,
 };
 pub use world::{Avatar, DrawBatch, FrameAnimation, World};
 

@@ -123,6 +123,11 @@ impl World {
         }
     }
 
+    /// True when clips are sampled on the GPU (scene option `animation: Gpu`).
+    pub fn animates_on_gpu(&self) -> bool {
+        self.desc.animation == super::Animation::Gpu
+    }
+
     /// Scene time of a frame: `frame / fps`. Offscreen rendering never reads the wall clock.
     pub fn frame_time(&self, frame: u32) -> f32 {
         (f64::from(frame) / f64::from(self.desc.fps)) as f32

@@ -1,0 +1,286 @@
+//! The animation pass (`shaders/animate.wgsl`): samples every avatar's clip on the GPU and writes
+//! the joint palettes, so the CPU uploads nothing per avatar per frame (scene option
+//! `animation: Gpu`). [`crate::anim`] is its CPU reference; the tests compare the two.
+//!
+//! The skeletons, clips and keyframes of a scene's assets are packed once into storage buffers
+//! ([`AnimData`]); each frame only the scene time is written.
+
+use super::RenderError;
+use super::gpu_data::{AnimAvatar, AnimBinding, AnimChannel, AnimClip, AnimNode, AnimParams};
+use super::skin::{storage_entry, uniform};
+use crate::assets::{Interpolation, Property};
+use crate::gpu::GpuContext;
+use crate::scene::World;
+use wgpu::util::DeviceExt;
+
+/// Workgroup width of `animate.wgsl`.
+pub const WORKGROUP: u32 = 64;
+
+/// Pipeline and layout of the pass, built once per device.
+pub struct AnimatePass {
+    pipeline: wgpu::ComputePipeline,
+    /// Group 0: params, avatars, nodes, bindings, clips, channels, times, values, palettes,
+    /// per-node channel table, node matrix scratch.
+    pub layout: wgpu::BindGroupLayout,
+}
+
+impl AnimatePass {
+    /// Build the pipeline on a device.
+    pub fn new(ctx: &GpuContext) -> Self {
+        let device = &ctx.device;
+        let cs = wgpu::ShaderStages::COMPUTE;
+        let mut entries = vec![uniform(0, false, cs)];
+        entries.extend((1..8).map(|b| storage_entry(b, true, cs)));
+        entries.push(storage_entry(8, false, cs));
+        entries.push(storage_entry(9, true, cs));
+        entries.push(storage_entry(10, false, cs));
+        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("animate::layout"),
+            entries: &entries,
+        });
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("animate::pipeline_layout"),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("animate::shader"),
+            source: wgpu::ShaderSource::Wgsl(super::shader_source!("animate.wgsl").into()),
+        });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some("animate::pipeline"),
+            layout: Some(&pipeline_layout),
+            module: &module,
+            entry_point: Some("animate"),
+            compilation_options: Default::default(),
+            cache: None,
+        });
+        Self { pipeline, layout }
+    }
+
+    /// Record the palettes of every avatar.
+    pub fn record(&self, encoder: &mut wgpu::CommandEncoder, scene: &AnimGpu) {
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("animate::pass"),
+            timestamp_writes: None,
+        });
+        pass.set_pipeline(&self.pipeline);
+        pass.set_bind_group(0, &scene.group, &[]);
+        pass.dispatch_workgroups(scene.avatars.div_ceil(WORKGROUP).max(1), 1, 1);
+    }
+}
+
+/// A world's skeletons, clips and keyframes packed for the pass.
+#[derive(Debug, Clone, Default)]
+pub struct AnimData {
+    /// Per avatar: its asset's ranges, clip, speed, phase and palette.
+    pub avatars: Vec<AnimAvatar>,
+    /// Rest transforms and parents of every asset's nodes.
+    pub nodes: Vec<AnimNode>,
+    /// Inverse bind matrices and nodes of every asset's bindings.
+    pub bindings: Vec<AnimBinding>,
+    /// Every asset's clips.
+    pub clips: Vec<AnimClip>,
+    /// Every clip's channels.
+    pub channels: Vec<AnimChannel>,
+    /// Key times.
+    pub times: Vec<f32>,
+    /// Key values (cubic splines: in-tangent, value, out-tangent per key).
+    pub values: Vec<[f32; 4]>,
+    /// Per clip and node of its asset: the channels of translation, rotation, scale (-1: none).
+    pub node_channels: Vec<[i32; 4]>,
+    /// Node matrices of all avatars (the scratch buffer's length).
+    pub global_count: usize,
+}
+
+impl AnimData {
+    /// Pack a world.
+    pub fn new(world: &World) -> Self {
+        let mut d = Self::default();
+        // Per asset: node, binding and clip offsets.
+        let mut offsets = Vec::new();
+        for asset in &world.assets {
+            offsets.push((d.nodes.len(), d.bindings.len(), d.clips.len()));
+            for n in &asset.skeleton.nodes {
+                d.nodes.push(AnimNode {
+                    translation: n.rest.translation.extend(0.0).to_array(),
+                    rotation: n.rest.rotation.to_array(),
+                    scale: n.rest.scale.extend(0.0).to_array(),
+                    parent: n.parent.map_or(-1, |p| p as i32),
+                    _pad: [0; 3],
+                });
+            }
+            for b in &asset.skeleton.bindings {
+                d.bindings.push(AnimBinding {
+                    inverse_bind: b.inverse_bind.to_cols_array_2d(),
+                    node: b.node as u32,
+                    _pad: [0; 3],
+                });
+            }
+            for clip in &asset.clips {
+                let table = d.node_channels.len();
+                d.clips.push(AnimClip {
+                    duration: clip.duration,
+                    first_channel: d.channels.len() as u32,
+                    channel_count: clip.channels.len() as u32,
+                    node_table: table as u32,
+                });
+                d.node_channels
+                    .extend(std::iter::repeat_n([-1; 4], asset.skeleton.nodes.len()));
+                for (c, ch) in clip.channels.iter().enumerate() {
+                    // As on the CPU, a later channel for the same property wins.
+                    if let Some(entry) = d.node_channels.get_mut(table + ch.node) {
+                        let slot = match ch.property {
+                            Property::Translation => 0,
+                            Property::Rotation => 1,
+                            Property::Scale => 2,
+                        };
+                        entry[slot] = (d.channels.len() + c) as i32;
+                    }
+                }
+                for ch in &clip.channels {
+                    d.channels.push(AnimChannel {
+                        node: ch.node as u32,
+                        property: match ch.property {
+                            Property::Translation => 0,
+                            Property::Rotation => 1,
+                            Property::Scale => 2,
+                        },
+                        interpolation: match ch.interpolation {
+                            Interpolation::Step => 0,
+                            Interpolation::Linear => 1,
+                            Interpolation::CubicSpline => 2,
+                        },
+                        key_count: ch.times.len() as u32,
+                        first_time: d.times.len() as u32,
+                        first_value: d.values.len() as u32,
+                        _pad: [0; 2],
+                    });
+                    d.times.extend_from_slice(&ch.times);
+                    d.values.extend(ch.values.iter().map(|v| v.to_array()));
+                }
+            }
+        }
+        for a in &world.avatars {
+            let asset = &world.assets[a.asset];
+            let (node, binding, clip) = offsets[a.asset];
+            d.avatars.push(AnimAvatar {
+                node_offset: node as u32,
+                node_count: asset.skeleton.nodes.len() as u32,
+                binding_offset: binding as u32,
+                binding_count: asset.skeleton.bindings.len() as u32,
+                clip: a.clip.map_or(-1, |c| (clip + c) as i32),
+                speed: a.speed,
+                phase: a.phase,
+                palette_offset: a.palette_offset,
+                global_offset: d.global_count as u32,
+                _pad: [0; 3],
+            });
+            d.global_count += asset.skeleton.nodes.len();
+        }
+        d
+    }
+}
+
+/// A world's animation data on one device, bound to its palette buffer.
+pub struct AnimGpu {
+    params: wgpu::Buffer,
+    group: wgpu::BindGroup,
+    avatars: u32,
+}
+
+impl AnimGpu {
+    /// Upload a world's animation data; the pass writes into `palettes`.
+    pub fn new(
+        ctx: &GpuContext,
+        pass: &AnimatePass,
+        world: &World,
+        palettes: &wgpu::Buffer,
+    ) -> Result<Self, RenderError> {
+        let data = AnimData::new(world);
+        let device = &ctx.device;
+        let storage = |label: &str, bytes: &[u8]| {
+            // Empty arrays still need a binding: pad to one element.
+            let mut contents = bytes.to_vec();
+            contents.resize(contents.len().max(64), 0);
+            device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents: &contents,
+                usage: wgpu::BufferUsages::STORAGE,
+            })
+        };
+        let params = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("animate::params"),
+            size: size_of::<AnimParams>() as u64,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let buffers = [
+            storage("animate::avatars", bytemuck::cast_slice(&data.avatars)),
+            storage("animate::nodes", bytemuck::cast_slice(&data.nodes)),
+            storage("animate::bindings", bytemuck::cast_slice(&data.bindings)),
+            storage("animate::clips", bytemuck::cast_slice(&data.clips)),
+            storage("animate::channels", bytemuck::cast_slice(&data.channels)),
+            storage("animate::times", bytemuck::cast_slice(&data.times)),
+            storage("animate::values", bytemuck::cast_slice(&data.values)),
+        ];
+        let node_channels = storage(
+            "animate::node_channels",
+            bytemuck::cast_slice(&data.node_channels),
+        );
+        let globals = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("animate::globals"),
+            size: (data.global_count * 64).max(64) as u64,
+            usage: wgpu::BufferUsages::STORAGE,
+            mapped_at_creation: false,
+        });
+        let mut entries = vec![wgpu::BindGroupEntry {
+            binding: 0,
+            resource: params.as_entire_binding(),
+        }];
+        entries.extend(
+            buffers
+                .iter()
+                .enumerate()
+                .map(|(i, b)| wgpu::BindGroupEntry {
+                    binding: i as u32 + 1,
+                    resource: b.as_entire_binding(),
+                }),
+        );
+        entries.push(wgpu::BindGroupEntry {
+            binding: 8,
+            resource: palettes.as_entire_binding(),
+        });
+        entries.push(wgpu::BindGroupEntry {
+            binding: 9,
+            resource: node_channels.as_entire_binding(),
+        });
+        entries.push(wgpu::BindGroupEntry {
+            binding: 10,
+            resource: globals.as_entire_binding(),
+        });
+        let group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("animate::group"),
+            layout: &pass.layout,
+            entries: &entries,
+        });
+        Ok(Self {
+            params,
+            group,
+            avatars: data.avatars.len() as u32,
+        })
+    }
+
+    /// Write the frame's scene time (before recording the pass).
+    pub fn set_time(&self, ctx: &GpuContext, time: f32) {
+        ctx.queue.write_buffer(
+            &self.params,
+            0,
+            bytemuck::bytes_of(&AnimParams {
+                time,
+                avatar_count: self.avatars,
+                _pad: [0; 2],
+            }),
+        );
+    }
+}
