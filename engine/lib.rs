@@ -23,7 +23,8 @@
 //!                        gpu::Discovery picks devices (--adapters), one GpuContext each
 //!                                        ▼
 //!                     render::SceneRenderer on that device (instances uploaded once per scene):
-//!                        [compute] cull_lod.wgsl per target: frustum cull, LOD pick, indirect draws
+//!                        ([compute] animate.wgsl: clips sampled on the GPU, `animation: Gpu`)
+//!                        → [compute] cull_lod.wgsl per target: frustum cull, LOD pick, indirect draws
 //!                        → [compute] skin.wgsl once, each avatar as far as its finest level
 //!                        → [raster] ground + avatar.wgsl per target (multi-draw indirect)
 //!                        → copy images and per-target LOD counts to staging
@@ -39,7 +40,7 @@
 //! | [`anim`] | clip sampling, palettes, the CPU skinning twin |
 //! | [`scene`] | scene file format, loading and validation, [`scene::World`] |
 //! | [`gpu`] | adapter discovery/selection, [`gpu::GpuContext`], readback, timestamp timing |
-//! | [`render`] | one file per pass (`cull_lod`, `skin`, `avatar`, `ground`), meshes, targets, [`render::SceneRenderer`], the crowd benchmark |
+//! | [`render`] | one file per pass (`animate`, `cull_lod`, `skin`, `avatar`, `ground`), meshes, targets, [`render::SceneRenderer`], the crowd benchmark |
 //! | [`jobs`] | priority DAG executor on rayon: retries, timeouts, cancellation, pipelines, batching, profiles, metrics |
 //! | [`offscreen`] | batch rendering across devices: work pulling, frames in flight, manifest, resume, shards, reports |
 //!

@@ -1,8 +1,10 @@
-//! Rendering: one file per pass (`cull_lod.rs`, `skin.rs`, `avatar.rs`, `ground.rs`), GPU
+//! Rendering: one file per pass (`animate.rs`, `cull_lod.rs`, `skin.rs`, `avatar.rs`,
+//! `ground.rs`), GPU
 //! meshes, targets, and the [`SceneRenderer`] that draws a [`World`] frame into all of its
 //! targets.
 //!
-//! Per frame and device the palettes are uploaded once. Each target then gets a cull + LOD
+//! Per frame and device the palettes are uploaded once (or computed by the animation pass).
+//! Each target then gets a cull + LOD
 //! compute pass (its own indirect draws and visible lists); one skin pass skins each avatar as
 //! far as the finest level any target draws it at (or, with vertex skinning, the raster pass
 //! applies the palettes); each target gets one raster pass (ground, then the indirect avatar
