@@ -143,6 +143,15 @@ fn align(size: u64, to: u64) -> u64 {
     size.div_ceil(to) * to
 }
 
+/// Append `value` to a buffer of dynamic-offset uniform slots `stride` bytes apart; returns its
+/// offset.
+fn push_slot<T: bytemuck::Pod>(bytes: &mut Vec<u8>, value: &T, stride: u64) -> u32 {
+    let offset = bytes.len();
+    bytes.extend_from_slice(bytemuck::bytes_of(value));
+    bytes.resize(align(bytes.len() as u64, stride) as usize, 0);
+    offset as u32
+}
+
 /// A target's own GPU state besides its textures: cull groups and indirect draws.
 struct TargetGpu {
     state: wgpu::Buffer,
@@ -228,7 +237,7 @@ impl SceneRenderer {
 
         // Instance data: placement, bounds, skinned-vertex ranges.
         let mut skinned_count: u64 = 0;
-        let instances: Vec<GpuInstance> = world
+        let mut instances: Vec<GpuInstance> = world
             .avatars
             .iter()
             .map(|a| {
@@ -255,7 +264,6 @@ impl SceneRenderer {
                 }
             })
             .collect();
-        let mut instances = instances;
         let palette_bytes = (world.palette_len * 64) as u64;
         if palette_bytes > max_binding {
             return Err(too_large(format!(
@@ -303,14 +311,13 @@ impl SceneRenderer {
             let region = |l: usize| MAX_LODS as u32 * b.first + l as u32 * b.count;
             let mut level_params = [0u32; MAX_LODS];
             for (l, offset) in level_params.iter_mut().enumerate() {
-                *offset = draw_params_bytes.len() as u32;
-                draw_params_bytes.extend_from_slice(bytemuck::bytes_of(&DrawParams {
-                    list_base: region(l),
-                    _pad: [0; 3],
-                }));
-                draw_params_bytes.resize(
-                    align(draw_params_bytes.len() as u64, draw_params_stride) as usize,
-                    0,
+                *offset = push_slot(
+                    &mut draw_params_bytes,
+                    &DrawParams {
+                        list_base: region(l),
+                        _pad: [0; 3],
+                    },
+                    draw_params_stride,
                 );
                 triangles.push(mesh.level_triangles.get(l).copied().unwrap_or(0));
             }
@@ -351,38 +358,40 @@ impl SceneRenderer {
 
         // Skin-pass chunks and their params slots (compute skinning only).
         let params_stride = align(size_of::<BatchParams>() as u64, ualign);
-        let mut params_bytes = vec![0u8; params_stride as usize];
+        let mut params_bytes = Vec::new();
         let mut chunks = Vec::new();
         if !vertex_skinning {
-            params_bytes.clear();
             for b in &world.batches {
                 let mut first = b.first;
                 let end = b.first + b.count;
                 while first < end {
                     let n = (end - first).min(65_535);
-                    let offset = params_bytes.len() as u64;
                     let mut level_vertices = [0u32; 8];
                     for (v, level) in level_vertices.iter_mut().zip(world.assets[b.asset].lods()) {
                         *v = level.vertex_count;
                     }
-                    params_bytes.extend_from_slice(bytemuck::bytes_of(&BatchParams {
-                        vertex_count: meshes[b.asset].vertex_count,
-                        first_instance: first,
-                        instance_count: n,
-                        _pad: 0,
-                        level_vertices,
-                    }));
-                    params_bytes
-                        .resize(align(params_bytes.len() as u64, params_stride) as usize, 0);
+                    let params_offset = push_slot(
+                        &mut params_bytes,
+                        &BatchParams {
+                            vertex_count: meshes[b.asset].vertex_count,
+                            first_instance: first,
+                            instance_count: n,
+                            _pad: 0,
+                            level_vertices,
+                        },
+                        params_stride,
+                    );
                     chunks.push(Chunk {
                         mesh: meshes[b.asset].clone(),
-                        params_offset: offset as u32,
+                        params_offset,
                         instances: n,
                     });
                     first += n;
                 }
             }
         }
+        // The skin group binds one slot even when nothing is skinned in a compute pass.
+        params_bytes.resize(params_bytes.len().max(params_stride as usize), 0);
         let init = |label: &str, contents: &[u8], usage: wgpu::BufferUsages| {
             wgpu::util::DeviceExt::create_buffer_init(
                 device,
@@ -657,18 +666,22 @@ impl SceneRenderer {
     /// The inputs of target `t`'s cull + LOD pass, for its CPU twin
     /// ([`cull_lod::cull_lod_cpu`]): instances, batch LOD tables and the pass parameters.
     pub fn cull_inputs(&self, t: usize) -> (&[GpuInstance], &[BatchLod], CullParams) {
+        (&self.instances, &self.batch_lods, self.target_uniforms(t).1)
+    }
+
+    /// Target `t`'s camera uniform and cull parameters for the current camera.
+    fn target_uniforms(&self, t: usize) -> (CameraUniform, CullParams) {
         let target = &self.targets[t];
-        let aspect = target.width as f32 / target.height as f32;
-        let view_proj = Mat4::from_cols_array_2d(&camera_uniform(&self.camera, aspect).view_proj);
+        let camera = camera_uniform(&self.camera, target.width as f32 / target.height as f32);
         let params = cull_lod::cull_params(
             &self.camera,
-            view_proj,
+            Mat4::from_cols_array_2d(&camera.view_proj),
             target.height,
             &self.lod,
             self.instances.len() as u32,
             self.draw_template.len() as u32,
         );
-        (&self.instances, &self.batch_lods, params)
+        (camera, params)
     }
 
     /// Record and submit one frame: upload, skin once (compute skinning), then per target cull
@@ -768,12 +781,11 @@ impl SceneRenderer {
         }
         let mut camera_bytes = vec![0u8; self.camera_stride as usize * self.targets.len()];
         let mut cull_bytes = vec![0u8; self.cull_stride as usize * self.targets.len()];
-        for (i, t) in self.targets.iter().enumerate() {
-            let u = camera_uniform(&self.camera, t.width as f32 / t.height as f32);
+        for i in 0..self.targets.len() {
+            let (camera, params) = self.target_uniforms(i);
             let at = i * self.camera_stride as usize;
             camera_bytes[at..at + size_of::<CameraUniform>()]
-                .copy_from_slice(bytemuck::bytes_of(&u));
-            let params = self.cull_inputs(i).2;
+                .copy_from_slice(bytemuck::bytes_of(&camera));
             let at = i * self.cull_stride as usize;
             cull_bytes[at..at + size_of::<CullParams>()]
                 .copy_from_slice(bytemuck::bytes_of(&params));
