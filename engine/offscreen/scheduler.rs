@@ -197,26 +197,11 @@ pub(crate) fn device_worker(
                 break;
             };
             let t0 = Instant::now();
-            // The animation jobs write the palettes straight into GPU staging memory.
             let time = world.frame_time(item.frame);
-            // With GPU animation the frame graph has no animation jobs and nothing is uploaded.
-            let in_place = if state.renderer.animates_on_gpu() {
-                None
-            } else {
-                state.renderer.write_palettes_with(ctx, |out| {
-                    state.frame_graph.run_into(cfg.executor, time, out)
-                })
-            };
-            let animated = match in_place {
-                Some(result) => result.map(|_environment| None),
-                None => state
-                    .frame_graph
-                    .run(cfg.executor, time)
-                    .map(|(anim, _environment)| {
-                        (!state.renderer.animates_on_gpu()).then_some(anim)
-                    }),
-            };
-            let anim = match animated {
+            let anim = match state
+                .frame_graph
+                .run_for(cfg.executor, time, ctx, &state.renderer)
+            {
                 Ok(anim) => anim,
                 Err(e) => {
                     state.free.push(slot);
@@ -229,14 +214,13 @@ pub(crate) fn device_worker(
                 }
             };
             let animate_ms = ms(t0.elapsed());
-            let slot_ref = &state.slots[slot];
-            let submitted = match &anim {
-                Some(anim) => state.renderer.submit(ctx, &renderer, anim, slot_ref),
-                None => state
-                    .renderer
-                    .submit_uploaded(ctx, &renderer, time, Some(slot_ref), None),
-            };
-            match submitted {
+            match state.renderer.submit_uploaded(
+                ctx,
+                &renderer,
+                (time, anim.as_ref()),
+                Some(&state.slots[slot]),
+                None,
+            ) {
                 Ok(index) => {
                     state.slots[slot].request_map();
                     in_flight.push_back(InFlight {

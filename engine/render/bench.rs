@@ -311,19 +311,14 @@ fn cpu_frame(
     let mut scratch = PoseScratch::default();
     for f in 0..frames.max(1) + 1 {
         let time = world.frame_time(f);
-        // The engine's path: animation jobs write straight into GPU staging memory, or with
-        // GPU animation the frame graph has no animation jobs.
+        // The engine's path (as the offscreen scheduler): palettes written straight into GPU
+        // staging memory, or nothing to upload with GPU animation.
         let t0 = Instant::now();
-        if sr.animates_on_gpu() {
-            graph.run(exec, time)?;
-        } else {
-            sr.write_palettes_with(ctx, |out| graph.run_into(exec, time, out))
-                .ok_or("no palette staging memory")??;
-        }
+        let anim = graph.run_for(exec, time, ctx, &sr)?;
         let a = ms(t0);
         let t1 = Instant::now();
         let index = sr
-            .submit_uploaded(ctx, renderer, time, None, None)
+            .submit_uploaded(ctx, renderer, (time, anim.as_ref()), None, None)
             .map_err(|e| e.to_string())?;
         let s = ms(t1);
         let t = ms(t0);

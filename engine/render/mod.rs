@@ -738,17 +738,19 @@ impl SceneRenderer {
     }
 
     /// Record and submit the frame at scene time `time` whose palettes were uploaded with
-    /// [`Self::write_palettes_with`], or are computed on the GPU ([`Self::animates_on_gpu`]);
-    /// copy the targets into `slot` when given, time the passes with `timer` when given.
+    /// [`Self::write_palettes_with`], are computed on the GPU ([`Self::animates_on_gpu`]), or
+    /// are given as `palettes` (as `jobs::frame::FrameGraph::run_for` returns them); copy the
+    /// targets into `slot` when given, time the passes with `timer` when given.
     pub fn submit_uploaded(
         &self,
         ctx: &GpuContext,
         renderer: &FrameRenderer,
-        time: f32,
+        (time, palettes): (f32, Option<&FrameAnimation>),
         slot: Option<&ReadbackSlot>,
         timer: Option<&GpuTimer>,
     ) -> Result<wgpu::SubmissionIndex, RenderError> {
-        self.encode_and_submit(ctx, renderer, (time, None), slot, timer)
+        let palettes = palettes.map(|a| a.palettes.as_slice());
+        self.encode_and_submit(ctx, renderer, (time, palettes), slot, timer)
     }
 
     /// True when the animation pass computes the palettes on the GPU (scene option
