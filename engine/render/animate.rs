@@ -5,7 +5,6 @@
 //! The skeletons, clips and keyframes of a scene's assets are packed once into storage buffers
 //! ([`AnimData`]); each frame only the scene time is written.
 
-use super::RenderError;
 use super::gpu_data::{AnimAvatar, AnimBinding, AnimChannel, AnimClip, AnimNode, AnimParams};
 use super::skin::{storage_entry, uniform};
 use crate::assets::{Interpolation, Property};
@@ -196,7 +195,7 @@ impl AnimGpu {
         pass: &AnimatePass,
         world: &World,
         palettes: &wgpu::Buffer,
-    ) -> Result<Self, RenderError> {
+    ) -> Self {
         let data = AnimData::new(world);
         let device = &ctx.device;
         let storage = |label: &str, bytes: &[u8]| {
@@ -264,11 +263,11 @@ impl AnimGpu {
             layout: &pass.layout,
             entries: &entries,
         });
-        Ok(Self {
+        Self {
             params,
             group,
             avatars: data.avatars.len() as u32,
-        })
+        }
     }
 
     /// Write the frame's scene time (before recording the pass).

@@ -355,50 +355,25 @@ pub fn run(
 ) -> Result<LodBench, String> {
     let renderer = FrameRenderer::new(ctx);
     let n = cfg.avatars;
-    progress(&format!("{n} avatars at 1920x1080, automatic LOD"));
-    let (lod, vertex_skinning) = gpu_figure(
-        ctx,
-        &renderer,
-        &crowd_world(
-            n,
-            &MULTIRES_TARGETS[..1],
-            None,
-            (cfg.skinning, Animation::Cpu),
-        )?,
-        cfg.frames,
+    let mut figure = |what: &str, targets: &[(u32, u32)], force, animation| {
+        progress(&format!("{n} avatars {what}"));
+        let world = crowd_world(n, targets, force, (cfg.skinning, animation))?;
+        gpu_figure(ctx, &renderer, &world, cfg.frames)
+    };
+    let one = &MULTIRES_TARGETS[..1];
+    let (lod, vertex_skinning) = figure("at 1920x1080, automatic LOD", one, None, Animation::Cpu)?;
+    let (lod0, _) = figure("at 1920x1080, level 0 forced", one, Some(0), Animation::Cpu)?;
+    let (lod_gpu_animation, _) = figure(
+        "at 1920x1080, automatic LOD, GPU animation",
+        one,
+        None,
+        Animation::Gpu,
     )?;
-    progress(&format!("{n} avatars at 1920x1080, level 0 forced"));
-    let (lod0, _) = gpu_figure(
-        ctx,
-        &renderer,
-        &crowd_world(
-            n,
-            &MULTIRES_TARGETS[..1],
-            Some(0),
-            (cfg.skinning, Animation::Cpu),
-        )?,
-        cfg.frames,
-    )?;
-    progress(&format!(
-        "{n} avatars at 1920x1080, automatic LOD, GPU animation"
-    ));
-    let (lod_gpu_animation, _) = gpu_figure(
-        ctx,
-        &renderer,
-        &crowd_world(
-            n,
-            &MULTIRES_TARGETS[..1],
-            None,
-            (cfg.skinning, Animation::Gpu),
-        )?,
-        cfg.frames,
-    )?;
-    progress(&format!("{n} avatars at four resolutions"));
-    let (multires, _) = gpu_figure(
-        ctx,
-        &renderer,
-        &crowd_world(n, &MULTIRES_TARGETS, None, (cfg.skinning, Animation::Cpu))?,
-        cfg.frames,
+    let (multires, _) = figure(
+        "at four resolutions",
+        &MULTIRES_TARGETS,
+        None,
+        Animation::Cpu,
     )?;
     let mut cpu = Vec::new();
     for &count in &cfg.cpu_counts {

@@ -438,7 +438,7 @@ impl SceneRenderer {
             storage | copy_dst | wgpu::BufferUsages::COPY_SRC,
         );
         let anim_gpu = if world.animates_on_gpu() {
-            Some(AnimGpu::new(ctx, &renderer.animate, world, &palettes)?)
+            Some(AnimGpu::new(ctx, &renderer.animate, world, &palettes))
         } else {
             None
         };
