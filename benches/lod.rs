@@ -26,15 +26,13 @@ fn frame(ctx: &GpuContext, renderer: &FrameRenderer, sr: &SceneRenderer, anim: &
 }
 
 fn lod(c: &mut Criterion) {
-    let discovery = Discovery::run();
-    let Ok(selected) = discovery.select(&Default::default()) else {
-        eprintln!("SKIPPED: no adapter");
-        return;
+    let ctx = match Discovery::run().open_first(&Default::default()) {
+        Ok(ctx) => ctx,
+        Err(e) => {
+            eprintln!("SKIPPED: {e}");
+            return;
+        }
     };
-    let Ok(mut devices) = discovery.open(&selected[..1]) else {
-        return;
-    };
-    let ctx = devices.remove(0);
     eprintln!("lod bench on {}", ctx.label);
     let renderer = FrameRenderer::new(&ctx);
     let world = |targets: &[(u32, u32)], force| {

@@ -12,15 +12,13 @@ use tutti::{AssetLibrary, Discovery, default_scene};
 const FRAMES: u32 = 12;
 
 fn offscreen(c: &mut Criterion) {
-    let discovery = Discovery::run();
-    let Ok(selected) = discovery.select(&Default::default()) else {
-        eprintln!("SKIPPED: no adapter");
-        return;
+    let ctx = match Discovery::run().open_first(&Default::default()) {
+        Ok(ctx) => ctx,
+        Err(e) => {
+            eprintln!("SKIPPED: {e}");
+            return;
+        }
     };
-    let Ok(mut devices) = discovery.open(&selected[..1]) else {
-        return;
-    };
-    let ctx = devices.remove(0);
     let scene = default_scene(&AssetLibrary::new()).expect("default scene");
     let world = scene.world();
     let tmp = std::env::temp_dir().join(format!("tutti-criterion-{}", std::process::id()));

@@ -517,8 +517,8 @@ fn bench_lod(
     exec: &Executor,
 ) -> Result<ExitCode> {
     use tutti::render::bench::{LodBenchConfig, MULTIRES_TARGETS};
-    let devices = open_devices(spec)?;
-    let ctx = devices.first().context("no adapter selected")?;
+    let discovery = Discovery::run();
+    let ctx = &discovery.open_first(spec)?;
     let mut cfg = LodBenchConfig::new(quick);
     if let Some(n) = avatars {
         cfg.avatars = n.max(1);

@@ -331,6 +331,13 @@ impl Discovery {
         indices.iter().map(|&i| self.adapters[i].open()).collect()
     }
 
+    /// A device on the first adapter `spec` selects (for single-device work such as benchmarks).
+    pub fn open_first(&self, spec: &AdapterSpec) -> Result<GpuContext, GpuError> {
+        let selected = self.select(spec)?;
+        // `select` fails rather than return an empty list.
+        self.adapters[selected[0]].open()
+    }
+
     /// The adapters that were skipped, with reasons, for logs.
     pub fn skipped(&self) -> Vec<String> {
         self.adapters
