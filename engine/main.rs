@@ -173,7 +173,43 @@ fn parse_frames(s: &str) -> Result<(u32, u32), String> {
     Ok((a, b))
 }
 
+/// lavapipe's window-system probe calls `wl_display_connect`, and without `XDG_RUNTIME_DIR`
+/// libwayland prints "error: XDG_RUNTIME_DIR is invalid or not set" (once per Vulkan instance)
+/// on every headless run. Give it a private, empty runtime folder instead: the probe then fails
+/// quietly, as it does on a desktop without Wayland.
+#[cfg(target_os = "linux")]
+fn quiet_headless_wayland_probe() {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    if std::env::var_os("XDG_RUNTIME_DIR").is_some()
+        || std::env::var_os("WAYLAND_DISPLAY").is_some()
+    {
+        return;
+    }
+    let Ok(uid) = std::fs::metadata("/proc/self").map(|m| m.uid()) else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("tutti-runtime-{uid}"));
+    let _ = std::fs::DirBuilder::new().mode(0o700).create(&dir);
+    // Use it only if it is ours and private (another user could have made it first).
+    let Ok(meta) = std::fs::symlink_metadata(&dir) else {
+        return;
+    };
+    if !meta.is_dir() || meta.uid() != uid || meta.permissions().mode() & 0o077 != 0 {
+        return;
+    }
+    // SAFETY: called first thing in `main`, before any other thread exists, so nothing can read
+    // the environment concurrently.
+    #[expect(unsafe_code, reason = "set_var before any thread is started")]
+    unsafe {
+        std::env::set_var("XDG_RUNTIME_DIR", &dir);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn quiet_headless_wayland_probe() {}
+
 fn main() -> ExitCode {
+    quiet_headless_wayland_probe();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -199,8 +235,9 @@ fn executor(cli_profile: Option<Profile>, cli_workers: Option<usize>) -> Result<
         config.profile = p;
     }
     if let Some(w) = cli_workers {
-        if w == 0 {
-            bail!("--workers must be at least 1");
+        let max = tutti::jobs::MAX_WORKERS;
+        if !(1..=max).contains(&w) {
+            bail!("--workers {w} is outside 1..={max}");
         }
         config.workers = Some(w);
     }
@@ -226,8 +263,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if !offscreen {
                 bail!("the window mode is not built yet; pass --offscreen to render PNG files");
             }
-            if frames_in_flight == Some(0) {
-                bail!("--frames-in-flight must be at least 1");
+            let max_in_flight = tutti::offscreen::scheduler::MAX_FRAMES_IN_FLIGHT;
+            if let Some(k) = frames_in_flight
+                && !(1..=max_in_flight).contains(&k)
+            {
+                bail!("--frames-in-flight {k} is outside 1..={max_in_flight}");
             }
             let options = OffscreenOptions {
                 out_dir: out,
@@ -406,6 +446,12 @@ fn render(
         tracing::info!("report: {} and {}", path.display(), chart.display());
     }
     let (stage, busy) = tutti::offscreen::report::bottleneck(&report);
+    if report.stale + report.corrupt + report.malformed_lines > 0 {
+        println!(
+            "resume: {} stale files (their scene changed) and {} missing or corrupt files rendered again; {} malformed manifest lines skipped",
+            report.stale, report.corrupt, report.malformed_lines
+        );
+    }
     println!(
         "wrote {} files ({} frames) to {} in {:.2} s ({:.1} frames/s); kept {} files from an earlier run; bottleneck: {stage} ({:.0}% busy)",
         report.written.len(),

@@ -50,7 +50,11 @@ fn default_scene_renders_on_all_adapters_into_the_documented_layout() {
         .iter()
         .flat_map(|t| (3..7).map(move |f| format!("default/{t}/{f:06}.png")))
         .collect();
-    expect.extend(["manifest.jsonl".to_string(), "plan.json".to_string()]);
+    expect.extend([
+        "manifest.jsonl".to_string(),
+        "manifest.jsonl.lock".to_string(),
+        "plan.json".to_string(),
+    ]);
     expect.sort();
     assert_eq!(files, expect, "exactly the frame files, no temporaries");
     for f in files.iter().filter(|f| f.ends_with(".png")) {

@@ -139,6 +139,7 @@ impl std::fmt::Debug for Executor {
 impl Executor {
     /// An executor with the given configuration.
     pub fn new(config: ExecutorConfig) -> Result<Self, String> {
+        config.validate()?;
         let workers = config.worker_count();
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(workers)

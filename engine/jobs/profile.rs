@@ -53,6 +53,9 @@ impl FromStr for Profile {
     }
 }
 
+/// Most workers an executor accepts (each is an OS thread with its own stack).
+pub const MAX_WORKERS: usize = 1024;
+
 /// Executor configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ExecutorConfig {
@@ -74,11 +77,23 @@ impl ExecutorConfig {
                 .trim()
                 .parse()
                 .ok()
-                .filter(|&n| n > 0)
-                .ok_or_else(|| format!("TUTTI_WORKERS: {w:?} is not a positive number"))?;
+                .filter(|&n| (1..=MAX_WORKERS).contains(&n))
+                .ok_or_else(|| {
+                    format!("TUTTI_WORKERS: {w:?} is not a number of workers in 1..={MAX_WORKERS}")
+                })?;
             c.workers = Some(n);
         }
         Ok(c)
+    }
+
+    /// Check the configuration: an explicit worker count must lie in `1..=MAX_WORKERS`.
+    pub fn validate(&self) -> Result<(), String> {
+        match self.workers {
+            Some(n) if !(1..=MAX_WORKERS).contains(&n) => {
+                Err(format!("{n} job workers is outside 1..={MAX_WORKERS}"))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Workers this configuration asks for on this machine.

@@ -1,9 +1,16 @@
 //! The run manifest (`manifest.jsonl`, one JSON object per written file), the run plan
 //! (`plan.json`), verification, resume and shard merging.
 //!
-//! A line is appended only after its file was renamed into place, in one `write` call, so a
-//! crash leaves at worst a torn last line, which [`load`] ignores. A line never names a missing
-//! or partial file.
+//! A line is appended only after its file was renamed into place, in one `write` call. A crash
+//! or a full disk can still leave a torn line (anywhere, if the disk filled and later runs
+//! appended after it): [`load`] skips and counts every line that does not parse, and `--resume`
+//! renders those files again. A line never names a missing or partial file.
+//!
+//! **Durability.** [`ManifestWriter`] makes what it appended durable at most
+//! [`SYNC_INTERVAL`] apart and when the run ends ([`ManifestWriter::sync`]): it first fsyncs the
+//! folders the listed files were renamed into (so their names are on disk), then the manifest
+//! and its folder. A power loss therefore loses at most the last [`SYNC_INTERVAL`] of lines,
+//! and never keeps a line whose file is not on disk.
 
 use super::plan::Plan;
 use serde::{Deserialize, Serialize};
@@ -41,6 +48,10 @@ pub struct ManifestEntry {
     /// LOD selection existed: all zero).
     #[serde(default, flatten)]
     pub stats: crate::render::TargetStats,
+    /// Content hash of the scene that made the file (see `plan.json`); empty in manifests
+    /// written before scene hashes existed, which `--resume` therefore renders again.
+    #[serde(default)]
+    pub scene_hash: String,
 }
 
 impl ManifestEntry {
@@ -61,16 +72,6 @@ pub enum ManifestError {
         path: PathBuf,
         /// Cause.
         source: std::io::Error,
-    },
-    /// A line in the middle of a manifest is not valid.
-    #[error("{path}:{line}: not a manifest entry: {message}")]
-    BadLine {
-        /// File.
-        path: PathBuf,
-        /// 1-based line.
-        line: usize,
-        /// Parser message.
-        message: String,
     },
     /// Merging or verification found problems (every one is listed).
     #[error("manifest verification failed:\n  {}", .0.join("\n  "))]
@@ -93,34 +94,43 @@ pub fn manifest_name(shard: Option<super::Shard>) -> String {
     }
 }
 
-/// Load a manifest. A torn last line (a crash while appending) is ignored; a bad line elsewhere is
-/// an error.
+/// A manifest as read: its entries and how many lines were malformed.
+#[derive(Debug, Clone, Default)]
+pub struct LoadedManifest {
+    /// Entries of every line that parsed, in file order.
+    pub entries: Vec<ManifestEntry>,
+    /// Lines that did not parse (torn by a crash or a full disk), skipped.
+    pub malformed: usize,
+}
+
+/// Load a manifest. Malformed lines anywhere in the file (torn by a crash or a full disk) are
+/// skipped; use [`load_counted`] to learn how many.
 pub fn load(path: &Path) -> Result<Vec<ManifestEntry>, ManifestError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Io {
+    Ok(load_counted(path)?.entries)
+}
+
+/// Load a manifest, skipping and counting malformed lines.
+pub fn load_counted(path: &Path) -> Result<LoadedManifest, ManifestError> {
+    let bytes = std::fs::read(path).map_err(|source| ManifestError::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    let lines: Vec<&str> = text.lines().collect();
-    let complete = text.ends_with('\n');
-    let mut out = Vec::new();
-    for (i, line) in lines.iter().enumerate() {
-        if line.trim().is_empty() {
+    let mut out = LoadedManifest::default();
+    // Split raw bytes: a torn write may have cut a UTF-8 sequence, or left NULs (a file system
+    // that extended the file before the disk filled).
+    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        if line.iter().all(|b| b.is_ascii_whitespace() || *b == 0) {
             continue;
         }
-        match serde_json::from_str::<ManifestEntry>(line) {
-            Ok(e) => out.push(e),
-            Err(_) if i + 1 == lines.len() && !complete => {
-                tracing::warn!(
-                    "{}: ignoring a torn last line (interrupted run)",
-                    path.display()
-                );
-            }
+        match serde_json::from_slice::<ManifestEntry>(line) {
+            Ok(e) => out.entries.push(e),
             Err(e) => {
-                return Err(ManifestError::BadLine {
-                    path: path.to_path_buf(),
-                    line: i + 1,
-                    message: e.to_string(),
-                });
+                out.malformed += 1;
+                tracing::warn!(
+                    "{}:{}: skipping a malformed line ({e}); its file will be rendered again on --resume",
+                    path.display(),
+                    i + 1
+                );
             }
         }
     }
@@ -150,10 +160,40 @@ pub fn verify_entry(dir: &Path, e: &ManifestEntry) -> Result<(), String> {
     Ok(())
 }
 
-/// Appends entries to a manifest, one line per `write`.
+/// Longest time between two syncs of the manifest while a run appends to it.
+pub const SYNC_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Appends entries to a manifest, one line per `write`, syncing at most [`SYNC_INTERVAL`] apart.
 pub struct ManifestWriter {
     file: std::fs::File,
     path: PathBuf,
+    /// Folders that received files since the last sync.
+    dirty_dirs: HashSet<PathBuf>,
+    /// Lines appended since the last sync.
+    unsynced: usize,
+    last_sync: std::time::Instant,
+}
+
+/// The folder holding `path` (`.` for a bare file name).
+fn folder_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// fsync a folder, so the names renamed into it are on disk (a no-op where folders cannot be
+/// opened, as on Windows).
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::fs::File::open(dir)?.sync_all()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(())
+    }
 }
 
 impl ManifestWriter {
@@ -174,13 +214,19 @@ impl ManifestWriter {
             .append(true)
             .open(path)
             .map_err(io)?;
-        Ok(Self {
+        let mut writer = Self {
             file,
             path: path.to_path_buf(),
-        })
+            dirty_dirs: HashSet::new(),
+            unsynced: 0,
+            last_sync: std::time::Instant::now(),
+        };
+        writer.sync()?;
+        Ok(writer)
     }
 
-    /// Append one entry (call only after its file is in place).
+    /// Append one entry (call only after its file is in place). Syncs when the last sync is
+    /// [`SYNC_INTERVAL`] old.
     pub fn append(&mut self, e: &ManifestEntry) -> Result<(), ManifestError> {
         let mut line = serde_json::to_string(e).map_err(|err| ManifestError::Io {
             path: self.path.clone(),
@@ -192,7 +238,37 @@ impl ManifestWriter {
             .map_err(|source| ManifestError::Io {
                 path: self.path.clone(),
                 source,
-            })
+            })?;
+        let file = folder_of(&self.path).join(&e.path);
+        self.dirty_dirs.insert(folder_of(&file).to_path_buf());
+        self.unsynced += 1;
+        if self.last_sync.elapsed() >= SYNC_INTERVAL {
+            self.sync()?;
+        }
+        Ok(())
+    }
+
+    /// Make every appended line durable: fsync the folders its files were renamed into, then
+    /// the manifest and its folder. Call at the end of a run.
+    pub fn sync(&mut self) -> Result<(), ManifestError> {
+        let fail = |path: &Path, source| ManifestError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        for dir in self.dirty_dirs.drain() {
+            sync_dir(&dir).map_err(|e| fail(&dir, e))?;
+        }
+        self.file.sync_data().map_err(|e| fail(&self.path, e))?;
+        let folder = folder_of(&self.path);
+        sync_dir(folder).map_err(|e| fail(folder, e))?;
+        self.unsynced = 0;
+        self.last_sync = std::time::Instant::now();
+        Ok(())
+    }
+
+    /// Lines appended since the last sync.
+    pub fn unsynced(&self) -> usize {
+        self.unsynced
     }
 }
 
@@ -220,14 +296,14 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeSummary, ManifestError
         match Plan::load(&dir.join("plan.json")) {
             Ok(p) => {
                 match &plan {
-                    Some(existing) if existing.scenes != p.scenes => {
+                    Some(existing) if existing != &p => {
                         problems.push(format!("{}: plan.json differs from the first folder's; these are different runs", dir.display()));
                     }
                     Some(_) => {}
                     None => plan = Some(p),
                 }
             }
-            Err(e) => problems.push(e),
+            Err(e) => problems.push(e.to_string()),
         }
         let read = std::fs::read_dir(dir).map_err(|source| ManifestError::Io {
             path: dir.clone(),
@@ -246,7 +322,15 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeSummary, ManifestError
         files.sort();
         for f in files {
             manifests += 1;
-            for e in load(&f)? {
+            let loaded = load_counted(&f)?;
+            if loaded.malformed > 0 {
+                problems.push(format!(
+                    "{}: {} malformed line(s); run that shard again with --resume to render their files again",
+                    f.display(),
+                    loaded.malformed
+                ));
+            }
+            for e in loaded.entries {
                 entries.push((dir.clone(), e));
             }
         }
@@ -273,6 +357,28 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeSummary, ManifestError
         }
     }
     if let Some(plan) = &plan {
+        let hashes: HashMap<&str, &str> = plan
+            .scenes
+            .iter()
+            .map(|s| (s.name.as_str(), s.hash.as_str()))
+            .collect();
+        let mut stale = 0usize;
+        for (dir, e) in &entries {
+            if hashes.get(e.scene.as_str()) != Some(&e.scene_hash.as_str()) {
+                if stale < 10 {
+                    problems.push(format!(
+                        "{}: {} was rendered from a different version of scene {} than plan.json describes; render it again with --resume",
+                        dir.display(),
+                        e.path,
+                        e.scene
+                    ));
+                }
+                stale += 1;
+            }
+        }
+        if stale > 10 {
+            problems.push(format!("... {} more stale files", stale - 10));
+        }
         let have: HashSet<(String, String, u32)> = entries.iter().map(|(_, e)| e.key()).collect();
         let mut missing = 0usize;
         for key in plan.all_files() {

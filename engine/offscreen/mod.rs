@@ -5,11 +5,16 @@
 //!   encoding and writing run on rayon.
 //! - Files go to `DIR/<scene>/<target>/<frame:06>.png`, written under a temporary name and renamed
 //!   (`writer.rs`, [`write_atomic`]); only then is a line appended to the manifest ([`manifest`]).
-//! - `--resume` keeps files that match their manifest checksum; `--shard K/N` renders a
-//!   deterministic share; a failing device is retired and its items go to the others.
+//! - `--resume` keeps files that match their manifest checksum and their scene's content hash
+//!   ([`fingerprint`]); `--shard K/N` renders a deterministic share; a failing device is retired
+//!   and its items go to the others.
+//! - A run holds a lock on its manifest, so shards share a folder safely and a second copy of the
+//!   same run refuses to start ([`lock`]).
 //! - [`report`] writes the JSON report and the throughput chart.
 
 pub mod bench;
+pub mod fingerprint;
+pub mod lock;
 pub mod manifest;
 pub mod plan;
 mod progress;
@@ -17,8 +22,9 @@ pub mod report;
 pub mod scheduler;
 mod writer;
 
+pub use lock::{LockError, OutputLock};
 pub use manifest::{ManifestEntry, ManifestError, MergeSummary, merge};
-pub use plan::{Plan, PlanScene, Shard, WorkItem};
+pub use plan::{Plan, PlanError, PlanScene, Shard, WorkItem};
 pub use writer::{
     Compression, WriteError, encode_png, encode_png_with, frame_path, write_atomic,
     write_png_atomic,
@@ -26,7 +32,7 @@ pub use writer::{
 
 use crate::gpu::GpuContext;
 use crate::scene::{LoadedScene, World};
-use manifest::{ManifestWriter, load, manifest_name, verify_entry};
+use manifest::{ManifestWriter, load_counted, manifest_name, verify_entry};
 use scheduler::{Event, Shared, WorkerConfig, device_worker};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -132,6 +138,13 @@ pub struct OffscreenReport {
     pub written: Vec<ManifestEntry>,
     /// Files kept from an earlier run (`--resume`).
     pub kept: usize,
+    /// Files of an earlier run rendered again because their scene changed since (`--resume`).
+    pub stale: usize,
+    /// Files of an earlier run rendered again because they were missing or did not match their
+    /// checksum (`--resume`).
+    pub corrupt: usize,
+    /// Malformed manifest lines skipped (`--resume`; their files are rendered again).
+    pub malformed_lines: usize,
     /// Work items this run had to render.
     pub items: usize,
     /// Failures.
@@ -168,11 +181,25 @@ pub enum OffscreenError {
     /// The job executor could not be configured or started.
     #[error("job system: {0}")]
     Jobs(String),
-    /// Two scenes share a name and would overwrite each other's files.
+    /// Two scenes share a name (ignoring case) and would overwrite each other's files.
     #[error(
-        "two scenes are named {0:?}; scene names must differ because they name the output folders"
+        "two scenes are named {0:?} (ignoring case); scene names must differ, even in case-insensitive file systems, because they name the output folders"
     )]
     DuplicateScene(String),
+    /// A scene name collides with a file tutti keeps in the output folder.
+    #[error(
+        "scene name {0:?} collides with tutti's own files in the output folder (plan.json, manifest*, *.lock, dot files); rename the scene"
+    )]
+    ReservedSceneName(String),
+    /// Another process holds the output folder.
+    #[error(transparent)]
+    Locked(#[from] LockError),
+    /// `plan.json` cannot be used, or the run is too large to plan.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// An option is out of range.
+    #[error("{0}")]
+    Options(String),
     /// No devices were given.
     #[error("no device to render on")]
     NoDevices,
@@ -202,18 +229,53 @@ pub fn prepare_output_dir(dir: &Path) -> Result<(), OffscreenError> {
     Ok(())
 }
 
-/// Build the plan of a run.
-pub fn make_plan(worlds: &[std::sync::Arc<World>], frames: Option<(u32, u32)>) -> Plan {
-    Plan {
-        scenes: worlds
+/// Build the plan of a run: each scene's frames (or the `frames` override), targets and content
+/// hash (`hashes[i]` for `worlds[i]`, see [`fingerprint::scene_hashes`]).
+pub fn make_plan(
+    worlds: &[std::sync::Arc<World>],
+    hashes: &[String],
+    frames: Option<(u32, u32)>,
+) -> Result<Plan, PlanError> {
+    Plan::new(
+        worlds
             .iter()
-            .map(|w| PlanScene {
+            .zip(hashes)
+            .map(|(w, hash)| PlanScene {
                 name: w.desc.name.clone(),
                 frames: frames.unwrap_or(w.desc.frames),
                 targets: w.desc.targets.iter().map(|t| t.name.clone()).collect(),
+                hash: hash.clone(),
             })
             .collect(),
+    )
+}
+
+/// Is `name` (a scene name, which names a folder in the output) one of tutti's own file names
+/// there, on a case-insensitive file system too?
+pub fn is_reserved_scene_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower.starts_with('.')
+        || lower == "plan.json"
+        || lower.starts_with("manifest")
+        || lower.ends_with(".lock")
+        || lower.ends_with(".tmp")
+}
+
+/// Check scene names: none reserved, none equal to another ignoring case.
+fn check_scene_names(scenes: &[LoadedScene]) -> Result<(), OffscreenError> {
+    for (i, s) in scenes.iter().enumerate() {
+        let name = &s.desc.name;
+        if is_reserved_scene_name(name) {
+            return Err(OffscreenError::ReservedSceneName(name.clone()));
+        }
+        if scenes[..i]
+            .iter()
+            .any(|o| o.desc.name.eq_ignore_ascii_case(name))
+        {
+            return Err(OffscreenError::DuplicateScene(name.clone()));
+        }
     }
+    Ok(())
 }
 
 /// Parse `TUTTI_FAULT_DEVICE_LOST=<adapter index>@<frame count>`.
@@ -221,23 +283,6 @@ fn fault_injection() -> Option<(usize, usize)> {
     let v = std::env::var("TUTTI_FAULT_DEVICE_LOST").ok()?;
     let (a, n) = v.split_once('@')?;
     Some((a.trim().parse().ok()?, n.trim().parse().ok()?))
-}
-
-/// Remove temporary files a killed run left behind (never a final-named file).
-fn clean_stale_temporaries(out_dir: &Path, plan: &Plan) {
-    for s in &plan.scenes {
-        for t in &s.targets {
-            let Ok(dir) = std::fs::read_dir(out_dir.join(&s.name).join(t)) else {
-                continue;
-            };
-            for e in dir.flatten() {
-                let name = e.file_name().to_string_lossy().into_owned();
-                if name.starts_with('.') && name.ends_with(".tmp") {
-                    let _ = std::fs::remove_file(e.path());
-                }
-            }
-        }
-    }
 }
 
 /// Render every frame of every scene (or this shard's share) on the given devices.
@@ -249,13 +294,19 @@ pub fn render_offscreen(
     if devices.is_empty() {
         return Err(OffscreenError::NoDevices);
     }
-    for (i, s) in scenes.iter().enumerate() {
-        if scenes[..i].iter().any(|o| o.desc.name == s.desc.name) {
-            return Err(OffscreenError::DuplicateScene(s.desc.name.clone()));
-        }
+    check_scene_names(scenes)?;
+    if let Some(k) = options.frames_in_flight
+        && !(1..=scheduler::MAX_FRAMES_IN_FLIGHT).contains(&k)
+    {
+        return Err(OffscreenError::Options(format!(
+            "frames in flight {k} is outside 1..={}",
+            scheduler::MAX_FRAMES_IN_FLIGHT
+        )));
     }
     let out_dir = &options.out_dir;
     prepare_output_dir(out_dir)?;
+    let manifest_file = manifest_name(options.shard);
+    let _lock = OutputLock::acquire(out_dir, &manifest_file)?;
     let executor = match &options.executor {
         Some(e) => e.clone(),
         None => crate::jobs::ExecutorConfig::from_env()
@@ -266,36 +317,68 @@ pub fn render_offscreen(
         .iter()
         .map(|s| std::sync::Arc::new(s.world()))
         .collect();
-    let plan = make_plan(&worlds, options.frames);
+    let hashes = fingerprint::scene_hashes(scenes, options.compression);
+    let plan = make_plan(&worlds, &hashes, options.frames)?;
     let plan_path = out_dir.join("plan.json");
-    if options.resume
-        && let Ok(old) = Plan::load(&plan_path)
-        && old != plan
-    {
-        return Err(OffscreenError::PlanMismatch(format!(
-            "{} describes a different run (other scenes, frames or targets); --resume needs the same scenes and --frames, or use another --out",
-            plan_path.display()
-        )));
+    match Plan::load(&plan_path) {
+        Ok(old) => {
+            if options.resume && !old.same_layout(&plan) {
+                return Err(OffscreenError::PlanMismatch(format!(
+                    "{} describes a different run (other scenes, frames or targets); --resume needs the same scenes and --frames, or use another --out",
+                    plan_path.display()
+                )));
+            }
+        }
+        Err(e) if e.is_missing() => {}
+        // Never overwrite a file that is not ours; never resume against a plan we cannot read.
+        Err(e @ PlanError::Foreign { .. }) => return Err(e.into()),
+        Err(e) if options.resume => return Err(e.into()),
+        Err(_) => {} // an older tutti's plan, replaced by this run's
     }
     plan.save(&plan_path)
         .map_err(|message| OffscreenError::OutputDir {
             path: out_dir.clone(),
             message,
         })?;
-    clean_stale_temporaries(out_dir, &plan);
+    let mut folders = vec![out_dir.clone()];
+    for s in &plan.scenes {
+        folders.extend(s.targets.iter().map(|t| out_dir.join(&s.name).join(t)));
+    }
+    lock::clean_stale_temporaries(folders.iter().map(PathBuf::as_path));
 
     // Resume: keep verified entries of fully done items; everything else is rendered again.
-    let manifest_path = out_dir.join(manifest_name(options.shard));
+    let manifest_path = out_dir.join(&manifest_file);
     let mut valid: HashMap<(String, String, u32), ManifestEntry> = HashMap::new();
+    let (mut stale, mut corrupt, mut malformed_lines) = (0, 0, 0);
     if options.resume && manifest_path.exists() {
         use rayon::prelude::*;
-        let entries = load(&manifest_path)?;
-        let ok: Vec<ManifestEntry> = entries
-            .into_par_iter()
-            .filter(|e| verify_entry(out_dir, e).is_ok())
+        let loaded = load_counted(&manifest_path)?;
+        malformed_lines = loaded.malformed;
+        let hash_of: HashMap<&str, &str> = plan
+            .scenes
+            .iter()
+            .map(|s| (s.name.as_str(), s.hash.as_str()))
             .collect();
-        for e in ok {
-            valid.insert(e.key(), e);
+        let checked: Vec<(ManifestEntry, Result<(), bool>)> = loaded
+            .entries
+            .into_par_iter()
+            .map(|e| {
+                let verdict = if hash_of.get(e.scene.as_str()) != Some(&e.scene_hash.as_str()) {
+                    Err(true)
+                } else {
+                    verify_entry(out_dir, &e).map_err(|_| false)
+                };
+                (e, verdict)
+            })
+            .collect();
+        for (e, verdict) in checked {
+            match verdict {
+                Ok(()) => {
+                    valid.insert(e.key(), e);
+                }
+                Err(true) => stale += 1,
+                Err(false) => corrupt += 1,
+            }
         }
     }
     let item_done = |w: &WorkItem| {
@@ -329,6 +412,9 @@ pub fn render_offscreen(
 
     let mut report = OffscreenReport {
         kept: keep.len(),
+        stale,
+        corrupt,
+        malformed_lines,
         items: todo.len(),
         encode_threads: executor.workers(),
         adapters: devices
@@ -360,6 +446,7 @@ pub fn render_offscreen(
                 compression: options.compression,
                 frames_in_flight: options.frames_in_flight,
                 fault_after: fault.filter(|(a, _)| *a == ctx.index).map(|(_, n)| n),
+                scene_hashes: &hashes,
                 tokens: (&token_tx, &token_rx),
                 executor: &executor,
             };
@@ -428,6 +515,14 @@ pub fn render_offscreen(
             }
         }
     });
+    if let Err(e) = manifest.sync() {
+        report.failures.push(Failure {
+            scene: "-".into(),
+            frame: None,
+            adapter: "-".into(),
+            message: e.to_string(),
+        });
+    }
     report.wall_s = start.elapsed().as_secs_f64();
     progress.finish();
     let stopped = shared.stop.load(std::sync::atomic::Ordering::SeqCst);

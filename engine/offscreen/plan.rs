@@ -40,13 +40,73 @@ pub struct PlanScene {
     pub frames: (u32, u32),
     /// Target names.
     pub targets: Vec<String>,
+    /// Content hash of the fully resolved scene ([`super::fingerprint::scene_hash`]); every
+    /// manifest line made from this scene carries it.
+    pub hash: String,
 }
+
+/// `format` field of every `plan.json` tutti writes.
+pub const PLAN_FORMAT: &str = "tutti-plan";
+/// Current `plan.json` version (1: before scene hashes; 2: scene hashes).
+pub const PLAN_VERSION: u32 = 2;
+/// Most work items (scene frames) one run may plan. A longer job is split with `--frames` or
+/// `--shard`; the limit keeps the plan, the manifest and merge's bookkeeping in memory bounds.
+pub const MAX_PLAN_ITEMS: u64 = 1_000_000;
 
 /// The whole run (every shard writes the same plan).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
+    /// Always [`PLAN_FORMAT`]: marks the file as tutti's.
+    pub format: String,
+    /// [`PLAN_VERSION`] of the writer.
+    pub version: u32,
     /// Scenes in order.
     pub scenes: Vec<PlanScene>,
+}
+
+/// Why a `plan.json` cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlanError {
+    /// The file could not be read (including: it does not exist).
+    #[error("{path}: cannot read the run plan: {source}")]
+    Io {
+        /// File.
+        path: std::path::PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The file is not a plan tutti wrote: the folder holds something else.
+    #[error("{path}: {message}")]
+    Foreign {
+        /// File.
+        path: std::path::PathBuf,
+        /// What is wrong and what to do.
+        message: String,
+    },
+    /// A tutti plan this version cannot check files against (older, newer or damaged).
+    #[error("{path}: {message}")]
+    Incompatible {
+        /// File.
+        path: std::path::PathBuf,
+        /// What is wrong and what to do.
+        message: String,
+    },
+    /// The plan is larger than [`MAX_PLAN_ITEMS`].
+    #[error(
+        "the run has {items} frames, more than the {MAX_PLAN_ITEMS} one run may plan; split it with --frames A..B or --shard K/N"
+    )]
+    TooLarge {
+        /// Frames the run would have.
+        items: u64,
+    },
+}
+
+impl PlanError {
+    /// True when the file simply does not exist.
+    pub fn is_missing(&self) -> bool {
+        matches!(self, Self::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
+    }
 }
 
 /// One work item: a frame of a scene, covering all of its targets.
@@ -59,6 +119,33 @@ pub struct WorkItem {
 }
 
 impl Plan {
+    /// A plan of these scenes (current format and version), refusing runs over
+    /// [`MAX_PLAN_ITEMS`] frames.
+    pub fn new(scenes: Vec<PlanScene>) -> Result<Self, PlanError> {
+        let items: u64 = scenes
+            .iter()
+            .map(|s| u64::from(s.frames.1.saturating_sub(s.frames.0)))
+            .sum();
+        if items > MAX_PLAN_ITEMS {
+            return Err(PlanError::TooLarge { items });
+        }
+        Ok(Self {
+            format: PLAN_FORMAT.into(),
+            version: PLAN_VERSION,
+            scenes,
+        })
+    }
+
+    /// True when both plans cover the same scenes, frames and targets (scene hashes aside).
+    pub fn same_layout(&self, other: &Self) -> bool {
+        self.scenes.len() == other.scenes.len()
+            && self
+                .scenes
+                .iter()
+                .zip(&other.scenes)
+                .all(|(a, b)| a.name == b.name && a.frames == b.frames && a.targets == b.targets)
+    }
+
     /// Every work item of the run, in plan order.
     pub fn items(&self) -> Vec<WorkItem> {
         self.scenes
@@ -97,11 +184,47 @@ impl Plan {
         out
     }
 
-    /// Read `plan.json`.
-    pub fn load(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        serde_json::from_str(&text)
-            .map_err(|e| format!("{}: not a tutti plan: {e}", path.display()))
+    /// Read `plan.json`: a plan of the current version, or an error that says what to do.
+    pub fn load(path: &Path) -> Result<Self, PlanError> {
+        let foreign = |message: String| PlanError::Foreign {
+            path: path.to_path_buf(),
+            message,
+        };
+        let incompatible = |message: String| PlanError::Incompatible {
+            path: path.to_path_buf(),
+            message,
+        };
+        let text = std::fs::read(path).map_err(|source| PlanError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let value: serde_json::Value = serde_json::from_slice(&text).map_err(|e| {
+            foreign(format!(
+                "is not a tutti run plan ({e}); this folder holds something else: use another --out, or remove the file if it is yours to delete"
+            ))
+        })?;
+        if value.get("format").and_then(|f| f.as_str()) != Some(PLAN_FORMAT) {
+            if value.get("scenes").is_some() {
+                return Err(incompatible(
+                    "was written by an older tutti without scene hashes, so its files cannot be checked against the scenes; render again without --resume, or into another --out".into(),
+                ));
+            }
+            return Err(foreign(
+                "is not a tutti run plan; this folder holds something else: use another --out"
+                    .into(),
+            ));
+        }
+        let version = value.get("version").and_then(|v| v.as_u64()).unwrap_or(0);
+        if version != u64::from(PLAN_VERSION) {
+            return Err(incompatible(format!(
+                "is a version {version} plan; this tutti reads version {PLAN_VERSION}: render again without --resume, or use the tutti that wrote it"
+            )));
+        }
+        serde_json::from_value(value).map_err(|e| {
+            incompatible(format!(
+                "is a damaged tutti run plan ({e}); render again without --resume"
+            ))
+        })
     }
 
     /// Write `plan.json` atomically (identical bytes from every shard).
@@ -117,20 +240,21 @@ mod tests {
 
     #[test]
     fn shards_partition_the_items() {
-        let plan = Plan {
-            scenes: vec![
-                PlanScene {
-                    name: "a".into(),
-                    frames: (0, 10),
-                    targets: vec!["t".into()],
-                },
-                PlanScene {
-                    name: "b".into(),
-                    frames: (5, 12),
-                    targets: vec!["t".into(), "u".into()],
-                },
-            ],
-        };
+        let plan = Plan::new(vec![
+            PlanScene {
+                name: "a".into(),
+                frames: (0, 10),
+                targets: vec!["t".into()],
+                hash: "x".into(),
+            },
+            PlanScene {
+                name: "b".into(),
+                frames: (5, 12),
+                targets: vec!["t".into(), "u".into()],
+                hash: "y".into(),
+            },
+        ])
+        .expect("small plan");
         let all = plan.items();
         let mut union = Vec::new();
         for k in 0..3 {
@@ -142,5 +266,48 @@ mod tests {
         assert_eq!(union, all);
         assert!("3/3".parse::<Shard>().is_err());
         assert_eq!("1/4".parse::<Shard>(), Ok(Shard { index: 1, count: 4 }));
+    }
+
+    #[test]
+    fn huge_plans_are_refused_before_anything_is_allocated() {
+        let scene = |frames| PlanScene {
+            name: "a".into(),
+            frames,
+            targets: vec!["t".into()],
+            hash: String::new(),
+        };
+        let err = Plan::new(vec![scene((0, 4_000_000_000))]).expect_err("too large");
+        assert!(err.to_string().contains("4000000000 frames"), "{err}");
+        assert!(err.to_string().contains("--frames"), "{err}");
+        assert!(Plan::new(vec![scene((0, 1_000_000))]).is_ok());
+    }
+
+    #[test]
+    fn foreign_old_and_damaged_plans_are_errors_that_say_what_to_do() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("plan.json");
+        let missing = Plan::load(&path).expect_err("missing");
+        assert!(missing.is_missing());
+        for (text, expect) in [
+            ("not json at all", "another --out"),
+            (r#"{"scenes": []}"#, "older tutti"),
+            (r#"{"kind": "something else"}"#, "not a tutti run plan"),
+            (
+                r#"{"format": "tutti-plan", "version": 99, "scenes": []}"#,
+                "version 99",
+            ),
+            (
+                r#"{"format": "tutti-plan", "version": 2, "scenes": 7}"#,
+                "damaged",
+            ),
+        ] {
+            std::fs::write(&path, text).expect("write");
+            let err = Plan::load(&path).expect_err(text);
+            assert!(!err.is_missing());
+            assert!(err.to_string().contains(expect), "{text}: {err}");
+        }
+        let plan = Plan::new(vec![]).expect("empty");
+        plan.save(&path).expect("save");
+        assert_eq!(Plan::load(&path).expect("load"), plan);
     }
 }

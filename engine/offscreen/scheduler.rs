@@ -29,6 +29,9 @@ use std::time::{Duration, Instant};
 
 /// Upper bound of the adaptive frames-in-flight depth.
 pub const MAX_IN_FLIGHT: usize = 4;
+/// Largest `--frames-in-flight` accepted: each frame in flight holds a readback slot of every
+/// target on every device.
+pub const MAX_FRAMES_IN_FLIGHT: usize = 16;
 
 /// Messages from device workers and encode jobs to the collecting thread.
 pub(crate) enum Event {
@@ -107,6 +110,8 @@ pub(crate) struct WorkerConfig<'a> {
     pub frames_in_flight: Option<usize>,
     /// Fail this device after this many frames (`TUTTI_FAULT_DEVICE_LOST`).
     pub fault_after: Option<usize>,
+    /// Content hash of each scene, recorded in its manifest lines.
+    pub scene_hashes: &'a [String],
     /// Encode slots: take one before handing a frame to rayon, give it back when written.
     pub tokens: (&'a Sender<()>, &'a Receiver<()>),
 }
@@ -321,64 +326,132 @@ fn spawn_encode(
     tx: Sender<Event>,
 ) {
     let world = &cfg.worlds[item.scene];
-    let scene = world.desc.name.clone();
-    let out_dir = cfg.out_dir.to_path_buf();
-    let compression = cfg.compression;
-    let adapter = adapter.to_string();
-    let device = cfg.device;
+    let job = EncodeJob {
+        scene: world.desc.name.clone(),
+        scene_hash: cfg.scene_hashes[item.scene].clone(),
+        out_dir: cfg.out_dir.to_path_buf(),
+        compression: cfg.compression,
+        adapter: adapter.to_string(),
+        device: cfg.device,
+        item,
+        render_ms,
+        readback_ms,
+        panic_at: encode_panic_injection(),
+    };
     let token = cfg.tokens.0.clone();
     cfg.executor.pool().spawn(move || {
         use rayon::prelude::*;
-        let fail = |message: String, fatal: bool| {
-            let failure = Failure {
-                scene: scene.clone(),
-                frame: Some(item.frame),
-                adapter: adapter.clone(),
-                message,
-            };
-            let _ = tx.send(Event::Failed { failure, fatal });
-        };
-        images.into_par_iter().for_each(|img| {
-            let path = frame_path(&out_dir, &scene, &img.name, item.frame);
-            let t0 = Instant::now();
-            let png = match encode_png_with(img.width, img.height, &img.rgba, compression) {
-                Ok(png) => png,
-                Err(message) => return fail(message, false),
-            };
-            let encode_ms = ms(t0.elapsed());
-            let t1 = Instant::now();
-            if let Err(e) = write_atomic(&path, &png) {
-                // A disk error stops the whole run.
-                return fail(e.to_string(), true);
+        // The encode slot goes back however this task ends.
+        struct GiveBack(Sender<()>);
+        impl Drop for GiveBack {
+            fn drop(&mut self) {
+                let _ = self.0.send(());
             }
-            let write_ms = ms(t1.elapsed());
-            let rel = path
-                .strip_prefix(&out_dir)
-                .unwrap_or(&path)
-                .to_string_lossy()
-                .replace('\\', "/");
-            let entry = ManifestEntry {
-                scene: scene.clone(),
-                target: img.name.clone(),
-                frame: item.frame,
-                path: rel,
-                adapter: adapter.clone(),
-                bytes: png.len() as u64,
-                sha256: sha256_hex(&png),
-                render_ms,
-                readback_ms,
-                encode_ms,
-                write_ms,
-                stats: img.stats.clone(),
-            };
-            let _ = tx.send(Event::Written {
-                device,
-                item,
-                entry,
-            });
+        }
+        let _slot = GiveBack(token);
+        // A panic escaping a rayon task aborts the process: catch it per image and report it as
+        // that file's failure (the frame's other files are still written).
+        images.into_par_iter().for_each(|img| {
+            let name = img.name.clone();
+            let caught =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run(img, &tx)));
+            if let Err(payload) = caught {
+                let what = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                job.fail(
+                    &tx,
+                    format!("target {name}: encoding panicked: {what}"),
+                    false,
+                );
+            }
         });
-        let _ = token.send(());
     });
+}
+
+/// What the encode task of one frame needs.
+struct EncodeJob {
+    scene: String,
+    scene_hash: String,
+    out_dir: std::path::PathBuf,
+    compression: Compression,
+    adapter: String,
+    device: usize,
+    item: WorkItem,
+    render_ms: f64,
+    readback_ms: f64,
+    /// `TUTTI_FAULT_ENCODE_PANIC`: panic while encoding this frame.
+    panic_at: Option<u32>,
+}
+
+impl EncodeJob {
+    fn fail(&self, tx: &Sender<Event>, message: String, fatal: bool) {
+        let failure = Failure {
+            scene: self.scene.clone(),
+            frame: Some(self.item.frame),
+            adapter: self.adapter.clone(),
+            message,
+        };
+        let _ = tx.send(Event::Failed { failure, fatal });
+    }
+
+    /// Encode one target, write it atomically and report it.
+    fn run(&self, img: TargetImage, tx: &Sender<Event>) {
+        let item = self.item;
+        if self.panic_at == Some(item.frame) {
+            panic!("injected by TUTTI_FAULT_ENCODE_PANIC");
+        }
+        let path = frame_path(&self.out_dir, &self.scene, &img.name, item.frame);
+        let t0 = Instant::now();
+        let png = match encode_png_with(img.width, img.height, &img.rgba, self.compression) {
+            Ok(png) => png,
+            Err(message) => return self.fail(tx, message, false),
+        };
+        let encode_ms = ms(t0.elapsed());
+        let t1 = Instant::now();
+        if let Err(e) = write_atomic(&path, &png) {
+            // A disk error stops the whole run.
+            return self.fail(tx, e.to_string(), true);
+        }
+        let write_ms = ms(t1.elapsed());
+        let rel = path
+            .strip_prefix(&self.out_dir)
+            .unwrap_or(&path)
+            .to_string_lossy()
+            .replace('\\', "/");
+        let entry = ManifestEntry {
+            scene: self.scene.clone(),
+            target: img.name,
+            frame: item.frame,
+            path: rel,
+            adapter: self.adapter.clone(),
+            bytes: png.len() as u64,
+            sha256: sha256_hex(&png),
+            render_ms: self.render_ms,
+            readback_ms: self.readback_ms,
+            encode_ms,
+            write_ms,
+            stats: img.stats,
+            scene_hash: self.scene_hash.clone(),
+        };
+        let _ = tx.send(Event::Written {
+            device: self.device,
+            item,
+            entry,
+        });
+    }
+}
+
+/// `TUTTI_FAULT_ENCODE_PANIC=<frame>`: the encode task of that frame panics (for tests of panic
+/// capture).
+fn encode_panic_injection() -> Option<u32> {
+    std::env::var("TUTTI_FAULT_ENCODE_PANIC")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 fn ms(d: Duration) -> f64 {

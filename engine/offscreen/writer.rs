@@ -1,5 +1,12 @@
 //! Atomic PNG output: encode in memory, write a temporary file beside the target, sync, rename.
 //! A crash or a full disk never leaves a partial PNG under the final name.
+//!
+//! Temporary files are named `.<final name>.<process token>-<sequence>.tmp`. The token is random
+//! per process (see [`process_token`]), so names never collide between processes, even where
+//! every container runs tutti as PID 1. While a temporary file exists its writer holds an
+//! exclusive advisory lock on it ([`std::fs::File::lock`]), and it writes nothing before taking
+//! the lock: [`remove_stale_temporary`] uses that to tell a dead writer's leftovers from a live
+//! writer's file.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -108,6 +115,64 @@ pub fn write_png_atomic(
     Ok(png.len() as u64)
 }
 
+/// A token unique to this process: its PID and 64 random bits (from the standard library's
+/// OS-seeded hasher keys), e.g. `4242-9f1c03a7d2e4b6c8`.
+pub fn process_token() -> &'static str {
+    static TOKEN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TOKEN.get_or_init(|| {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u32(std::process::id());
+        if let Ok(t) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+            h.write_u128(t.as_nanos());
+        }
+        format!("{}-{:016x}", std::process::id(), h.finish())
+    })
+}
+
+/// How old an *empty* unlocked temporary file must be before another run removes it. A writer
+/// creates the file and locks it a moment later; only in between can it be empty and unlocked.
+pub const STALE_EMPTY_TEMPORARY: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Is `name` one of tutti's temporary file names?
+pub fn is_temporary_name(name: &str) -> bool {
+    name.starts_with('.') && name.ends_with(".tmp")
+}
+
+/// Remove the temporary file at `path` if its writer is provably gone: its lock can be taken
+/// (a live writer holds it from before its first byte until after the rename) and it is not an
+/// empty file younger than [`STALE_EMPTY_TEMPORARY`] (a writer between creating and locking it).
+/// Returns whether the file was removed.
+pub fn remove_stale_temporary(path: &Path) -> bool {
+    let Ok(file) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+    else {
+        return false;
+    };
+    if file.try_lock().is_err() {
+        return false; // a live writer holds it
+    }
+    let Ok(meta) = file.metadata() else {
+        return false;
+    };
+    if meta.len() == 0 {
+        let age = meta
+            .modified()
+            .ok()
+            .and_then(|m| m.elapsed().ok())
+            .unwrap_or_default();
+        if age < STALE_EMPTY_TEMPORARY {
+            return false;
+        }
+    }
+    // Still holding the lock: no writer can be using the name now, and names are never reused.
+    let removed = std::fs::remove_file(path).is_ok();
+    drop(file);
+    removed
+}
+
 /// Write bytes to `path` through a temporary sibling and a rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
     let dir = path.parent().unwrap_or(Path::new("."));
@@ -120,33 +185,99 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(
-        format!(
-            ".{file_name}.{}.{:?}.tmp",
-            std::process::id(),
-            std::thread::current().id()
-        )
-        .replace(['(', ')'], ""),
-    );
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
+    static SEQUENCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let seq = SEQUENCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".{file_name}.{}-{seq}.tmp", process_token()));
+    // The lock is held from before the first byte until after the rename (see the module doc).
+    let file = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        f.lock()?;
         f.write_all(bytes)?;
-        f.sync_all()
+        f.sync_all()?;
+        Ok::<_, std::io::Error>(f)
     })();
-    if let Err(source) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(WriteError::Io {
-            path: path.to_path_buf(),
-            op: "writing",
-            source,
-        });
-    }
-    std::fs::rename(&tmp, path).map_err(|source| {
+    let file = match file {
+        Ok(f) => f,
+        Err(source) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(WriteError::Io {
+                path: path.to_path_buf(),
+                op: "writing",
+                source,
+            });
+        }
+    };
+    let renamed = std::fs::rename(&tmp, path).map_err(|source| {
         let _ = std::fs::remove_file(&tmp);
         WriteError::Io {
             path: path.to_path_buf(),
             op: "renaming into place",
             source,
         }
-    })
+    });
+    drop(file);
+    renamed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temporary_files_of_live_writers_are_never_removed() {
+        let dir = tempfile::tempdir().expect("tmp");
+        // A live writer: holds the lock on its (non-empty) temporary file.
+        let live = dir.path().join(".000001.png.other-1.tmp");
+        let f = std::fs::File::create(&live).expect("create");
+        f.lock().expect("lock");
+        std::fs::write(&live, b"partial").expect("write");
+        assert!(!remove_stale_temporary(&live), "a locked file is live");
+        assert!(live.exists());
+        // The writer dies: its lock goes with it.
+        drop(f);
+        assert!(
+            remove_stale_temporary(&live),
+            "an unlocked, written file is stale"
+        );
+        assert!(!live.exists());
+        // Created but not yet locked (or a writer that died in that instant): kept while young.
+        let young = dir.path().join(".000002.png.other-2.tmp");
+        std::fs::File::create(&young).expect("create");
+        assert!(!remove_stale_temporary(&young));
+        let f = std::fs::File::options()
+            .write(true)
+            .open(&young)
+            .expect("open");
+        f.set_modified(std::time::SystemTime::now() - 2 * STALE_EMPTY_TEMPORARY)
+            .expect("age it");
+        drop(f);
+        assert!(remove_stale_temporary(&young), "an old empty file is stale");
+    }
+
+    #[test]
+    fn temporary_names_are_unique_per_process_and_call() {
+        let token = process_token();
+        assert_eq!(token, process_token());
+        let (pid, random) = token.split_once('-').expect("pid-random");
+        assert_eq!(pid, std::process::id().to_string());
+        assert_eq!(random.len(), 16);
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("a.png");
+        write_atomic(&path, b"one").expect("write");
+        write_atomic(&path, b"two").expect("write");
+        assert_eq!(std::fs::read(&path).expect("read"), b"two");
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("dir")
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(
+            names,
+            vec![std::ffi::OsString::from("a.png")],
+            "no temporaries left"
+        );
+    }
 }
