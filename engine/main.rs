@@ -481,6 +481,14 @@ fn render(
             a.retired.as_deref().unwrap_or("")
         );
     }
+    for a in &report.adapters {
+        for (scene, why) in &a.declined {
+            println!(
+                "{} declined scene {scene} (it stayed in service for the others): {why}",
+                a.adapter
+            );
+        }
+    }
     if report.failures.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }

@@ -415,3 +415,110 @@ fn a_disk_that_fills_mid_run_loses_nothing_after_resume() {
         .collect();
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
 }
+
+/// A device on `base`'s adapter with a smaller storage binding limit: a smaller GPU, as the
+/// host application of an embedding would open it.
+fn smaller_device(base: &tutti::gpu::GpuContext, max_binding: u64) -> tutti::gpu::GpuContext {
+    let limits = wgpu::Limits {
+        max_storage_buffer_binding_size: max_binding,
+        ..base.adapter.limits()
+    };
+    let (device, queue) =
+        pollster::block_on(base.adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("smaller device"),
+            required_features: base.device.features(),
+            required_limits: limits,
+            ..Default::default()
+        }))
+        .expect("a device with lower limits");
+    tutti::gpu::GpuContext::new(
+        base.index,
+        format!("{} (small)", base.label),
+        base.adapter.clone(),
+        device,
+        queue,
+    )
+}
+
+/// 2,000 avatars: their joint palettes need more than 64 KiB of storage binding.
+fn palette_heavy_scene() -> tutti::scene::LoadedScene {
+    tutti::scene::parse_scene(
+        r#"Scene(name: "big", frames: (0, 3), targets: [(name: "main", width: 64, height: 36)],
+                 avatars: [(asset: "RiggedSimple", count: 2000, layout: Grid(columns: 50, spacing: 1.0), clip: "clip0")])"#,
+        Path::new("big.ron"),
+        None,
+        &tutti::AssetLibrary::new(),
+    )
+    .expect("scene")
+}
+
+#[test]
+fn a_scene_too_big_for_one_adapter_is_declined_there_and_rendered_on_another() {
+    let adapters = common::software_adapters();
+    let Some(lavapipe) = adapters.first() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tmp");
+    let small = smaller_device(lavapipe, 64 << 10);
+    let large = common::lavapipe().expect("lavapipe");
+    let devices = [small, large];
+    let options = tutti::offscreen::OffscreenOptions {
+        out_dir: tmp.path().join("out"),
+        ..Default::default()
+    };
+    let report = tutti::offscreen::render_offscreen(&devices, &[palette_heavy_scene()], &options)
+        .expect("run");
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!(report.frames(), 3, "every frame rendered");
+    let (small, large) = (&report.adapters[0], &report.adapters[1]);
+    assert_eq!(small.frames, 0);
+    assert!(
+        small.retired.is_none(),
+        "declining is not failing: {:?}",
+        small.retired
+    );
+    assert_eq!(small.declined.len(), 1);
+    assert!(
+        small.declined[0].1.contains("65536"),
+        "{:?}",
+        small.declined
+    );
+    assert_eq!(large.frames, 3);
+}
+
+#[test]
+fn a_scene_no_adapter_can_take_names_the_scene_the_limit_and_the_size() {
+    let adapters = common::software_adapters();
+    let Some(lavapipe) = adapters.first() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tmp");
+    let small = tutti::offscreen::OffscreenOptions {
+        out_dir: tmp.path().join("out"),
+        ..Default::default()
+    };
+    let fits = tutti::scene::parse_scene(
+        r#"Scene(name: "fits", frames: (0, 2), targets: [(name: "main", width: 64, height: 36)],
+                 avatars: [(asset: "RiggedSimple", count: 2, clip: "clip0")])"#,
+        Path::new("fits.ron"),
+        None,
+        &tutti::AssetLibrary::new(),
+    )
+    .expect("scene");
+    let devices = [
+        smaller_device(lavapipe, 64 << 10),
+        smaller_device(lavapipe, 64 << 10),
+    ];
+    let report =
+        tutti::offscreen::render_offscreen(&devices, &[palette_heavy_scene(), fits], &small)
+            .expect("run");
+    // The scene that fits is rendered; the one that fits nowhere fails once, with the reason.
+    assert_eq!(report.frames(), 2, "the scene that fits is rendered");
+    assert!(report.adapters.iter().all(|a| a.retired.is_none()));
+    assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+    let text = report.failures[0].to_string();
+    assert!(text.contains("scene big"), "{text}");
+    assert!(text.contains("3 frames not rendered"), "{text}");
+    assert!(text.contains("65536"), "{text}");
+    assert!(text.contains("bytes"), "{text}");
+}

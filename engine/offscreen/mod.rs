@@ -112,6 +112,9 @@ pub struct AdapterRun {
     pub busy_s: f64,
     /// Why the adapter was retired, if it was.
     pub retired: Option<String>,
+    /// Scenes the adapter declined because they do not fit it: (scene, why). It stayed in
+    /// service for the others.
+    pub declined: Vec<(String, String)>,
     /// Completion time (seconds since start) of each frame, for the throughput chart.
     pub completions: Vec<f64>,
 }
@@ -427,7 +430,7 @@ pub fn render_offscreen(
         ..Default::default()
     };
     let targets_per_scene: Vec<usize> = plan.scenes.iter().map(|s| s.targets.len()).collect();
-    let shared = Shared::new(todo);
+    let shared = Shared::new(todo, worlds.len(), devices.len());
     let fault = fault_injection();
     let (tx, rx) = crossbeam_channel::unbounded::<Event>();
     let encode_slots = (2 * devices.len() * scheduler::MAX_IN_FLIGHT).max(4);
@@ -511,6 +514,19 @@ pub fn render_offscreen(
                 Event::Retired { device, reason } => {
                     progress.message(&format!("retired {}: {reason}", devices[device].label));
                     report.adapters[device].retired = Some(reason);
+                }
+                Event::Declined {
+                    device,
+                    scene,
+                    reason,
+                } => {
+                    progress.message(&format!(
+                        "{} declined scene {}: {reason}",
+                        devices[device].label, worlds[scene].desc.name
+                    ));
+                    report.adapters[device]
+                        .declined
+                        .push((worlds[scene].desc.name.clone(), reason));
                 }
             }
         }

@@ -73,6 +73,9 @@ pub fn report_json(r: &OffscreenReport) -> serde_json::Value {
             "frames": r.frames(),
             "files_written": r.written.len(),
             "files_kept": r.kept,
+            "files_stale": r.stale,
+            "files_corrupt": r.corrupt,
+            "malformed_manifest_lines": r.malformed_lines,
             "failures": r.failures.len(),
             "wall_s": r.wall_s,
             "frames_per_s": r.frames() as f64 / wall,
@@ -84,6 +87,7 @@ pub fn report_json(r: &OffscreenReport) -> serde_json::Value {
             "frames_per_s": a.frames as f64 / wall,
             "busy_fraction": a.busy_s / wall,
             "retired": a.retired,
+            "declined": a.declined.iter().map(|(scene, why)| json!({"scene": scene, "reason": why})).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
         "stages": stage_utilisation(r).into_iter().map(|(name, total, u)| json!({
             "stage": name, "total_s": total, "utilisation": u,

@@ -17,7 +17,7 @@ use super::writer::{Compression, encode_png_with, frame_path, write_atomic};
 use crate::gpu::GpuContext;
 use crate::jobs::Executor;
 use crate::jobs::frame::FrameGraph;
-use crate::render::{FrameRenderer, ReadbackSlot, SceneRenderer, TargetImage};
+use crate::render::{FrameRenderer, ReadbackSlot, RenderError, SceneRenderer, TargetImage};
 use crate::scene::World;
 use crossbeam_channel::{Receiver, Sender};
 use std::collections::VecDeque;
@@ -52,38 +52,119 @@ pub(crate) enum Event {
     Failed { failure: Failure, fatal: bool },
     /// A device was retired.
     Retired { device: usize, reason: String },
+    /// A device declined a scene that does not fit it (the device stays in service).
+    Declined {
+        device: usize,
+        scene: usize,
+        reason: String,
+    },
 }
 
 /// State shared by the device workers.
 pub(crate) struct Shared {
-    queue: Mutex<VecDeque<WorkItem>>,
+    /// Items still to hand out, one queue per scene (in plan order).
+    queues: Mutex<Queues>,
     /// Items not yet handed to the encoders (queued or in flight).
     outstanding: AtomicUsize,
     /// Set on a fatal error: workers stop pulling.
     pub stop: AtomicBool,
 }
 
+/// The work queues and which device declined which scene.
+struct Queues {
+    by_scene: Vec<VecDeque<WorkItem>>,
+    /// `declined[scene][device]`: why the device cannot render the scene (it does not fit).
+    declined: Vec<Vec<Option<String>>>,
+    retired: Vec<bool>,
+}
+
+/// A scene no remaining device can render: its queued items, already taken off the queue.
+pub(crate) struct Unplaceable {
+    pub scene: usize,
+    pub items: Vec<WorkItem>,
+    /// Each declining device's reason.
+    pub reasons: Vec<String>,
+}
+
+impl Queues {
+    /// Scenes that some device declined and every device still in service declined: take their
+    /// items off the queue. Nothing is taken while no device is in service (then the run's
+    /// summary says every adapter was retired).
+    fn unplaceable(&mut self) -> Vec<Unplaceable> {
+        let mut out = Vec::new();
+        if self.retired.iter().all(|&r| r) {
+            return out;
+        }
+        for scene in 0..self.by_scene.len() {
+            let declined = &self.declined[scene];
+            let all = (0..self.retired.len()).all(|d| self.retired[d] || declined[d].is_some());
+            if all && !self.by_scene[scene].is_empty() {
+                out.push(Unplaceable {
+                    scene,
+                    items: self.by_scene[scene].drain(..).collect(),
+                    reasons: declined.iter().flatten().cloned().collect(),
+                });
+            }
+        }
+        out
+    }
+}
+
 impl Shared {
-    pub fn new(items: Vec<WorkItem>) -> Self {
+    pub fn new(items: Vec<WorkItem>, scenes: usize, devices: usize) -> Self {
+        let mut by_scene = vec![VecDeque::new(); scenes];
+        let outstanding = items.len();
+        for it in items {
+            by_scene[it.scene].push_back(it);
+        }
         Self {
-            outstanding: AtomicUsize::new(items.len()),
-            queue: Mutex::new(items.into()),
+            outstanding: AtomicUsize::new(outstanding),
+            queues: Mutex::new(Queues {
+                by_scene,
+                declined: vec![vec![None; devices]; scenes],
+                retired: vec![false; devices],
+            }),
             stop: AtomicBool::new(false),
         }
     }
 
-    fn pop(&self) -> Option<WorkItem> {
-        self.queue
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .pop_front()
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queues> {
+        self.queues.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The next item of a scene `device` has not declined.
+    fn pop(&self, device: usize) -> Option<WorkItem> {
+        let mut q = self.lock();
+        let Queues {
+            by_scene, declined, ..
+        } = &mut *q;
+        by_scene
+            .iter_mut()
+            .zip(declined.iter())
+            .filter(|(_, d)| d[device].is_none())
+            .find_map(|(queue, _)| queue.pop_front())
     }
 
     fn requeue(&self, items: impl IntoIterator<Item = WorkItem>) {
-        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        let mut q = self.lock();
         for it in items {
-            q.push_front(it);
+            q.by_scene[it.scene].push_front(it);
         }
+    }
+
+    /// `device` cannot render `scene` (it does not fit): its items go to the other devices.
+    /// Returns the scenes that no device in service can render any more.
+    fn decline(&self, device: usize, scene: usize, reason: String) -> Vec<Unplaceable> {
+        let mut q = self.lock();
+        q.declined[scene][device] = Some(reason);
+        q.unplaceable()
+    }
+
+    /// `device` left service. Returns the scenes that no device in service can render any more.
+    fn retire(&self, device: usize) -> Vec<Unplaceable> {
+        let mut q = self.lock();
+        q.retired[device] = true;
+        q.unplaceable()
     }
 
     fn handed_off(&self) {
@@ -92,10 +173,10 @@ impl Shared {
 
     /// Items never handed off (left in the queue when every device is gone or the run stopped).
     pub fn leftovers(&self) -> Vec<WorkItem> {
-        self.queue
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .drain(..)
+        self.lock()
+            .by_scene
+            .iter_mut()
+            .flat_map(|q| q.drain(..))
             .collect()
     }
 }
@@ -150,8 +231,27 @@ pub(crate) fn device_worker(
     let mut completed = 0usize;
     let mut last_gpu_done = Instant::now();
 
+    // Scenes nobody can take any more fail as a whole, with every adapter's reason.
+    let give_up = |lost: Vec<Unplaceable>| {
+        for u in lost {
+            for _ in &u.items {
+                shared.handed_off();
+            }
+            let world = &cfg.worlds[u.scene];
+            let message = format!(
+                "{} frames not rendered: no adapter in service can render this scene: {}",
+                u.items.len(),
+                u.reasons.join("; ")
+            );
+            let _ = tx.send(Event::Failed {
+                failure: Failure::new(world, None, "-", message),
+                fatal: false,
+            });
+        }
+    };
     let retire = |in_flight: &mut VecDeque<InFlight>, reason: String| {
         shared.requeue(in_flight.drain(..).rev().map(|f| f.item));
+        give_up(shared.retire(cfg.device));
         let _ = tx.send(Event::Retired {
             device: cfg.device,
             reason,
@@ -165,7 +265,9 @@ pub(crate) fn device_worker(
         }
         // Fill the pipeline.
         while in_flight.len() < k {
-            let Some(item) = shared.pop() else { break };
+            let Some(item) = shared.pop(cfg.device) else {
+                break;
+            };
             let world = &cfg.worlds[item.scene];
             if scenes[item.scene].is_none() {
                 match SceneRenderer::new(ctx, &renderer, world) {
@@ -178,6 +280,19 @@ pub(crate) fn device_worker(
                             free: (0..slots.len()).collect(),
                             slots,
                         });
+                    }
+                    Err(e @ RenderError::TooLarge { .. }) => {
+                        // Declined: this device stays in service for other scenes, and the
+                        // scene's frames go to devices it fits.
+                        tracing::warn!("{e}; other adapters will render it");
+                        shared.requeue([item]);
+                        give_up(shared.decline(cfg.device, item.scene, e.to_string()));
+                        let _ = tx.send(Event::Declined {
+                            device: cfg.device,
+                            scene: item.scene,
+                            reason: e.to_string(),
+                        });
+                        continue;
                     }
                     Err(e) => {
                         shared.handed_off();
