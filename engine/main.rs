@@ -278,6 +278,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 shard,
                 progress: true,
                 executor: Some(executor(profile, workers)?),
+                faults: tutti::offscreen::Faults::from_env().map_err(anyhow::Error::msg)?,
             };
             render(&scenes, &options, &adapters, report.as_deref())
         }

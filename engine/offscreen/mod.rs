@@ -55,9 +55,51 @@ pub struct OffscreenOptions {
     pub shard: Option<Shard>,
     /// Show a progress bar (terminal) or log lines.
     pub progress: bool,
-    /// Job executor for the frame graphs and PNG encoding (default: one configured from
-    /// `TUTTI_PROFILE` / `TUTTI_WORKERS`).
+    /// Job executor for the frame graphs and PNG encoding (default: the performance profile,
+    /// one worker per core).
     pub executor: Option<crate::jobs::Executor>,
+    /// Faults to inject, for tests of the fault handling (the CLI reads them from
+    /// `TUTTI_FAULT_*`).
+    pub faults: Faults,
+}
+
+/// Faults an offscreen run injects on purpose, to test that it survives them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Faults {
+    /// `(adapter index, frames)`: that adapter's device is marked lost after it rendered this
+    /// many frames (`TUTTI_FAULT_DEVICE_LOST=<adapter index>@<frame count>`).
+    pub device_lost: Option<(usize, usize)>,
+    /// The PNG encode task of this frame panics (`TUTTI_FAULT_ENCODE_PANIC=<frame>`).
+    pub encode_panic: Option<u32>,
+}
+
+impl Faults {
+    /// Read `TUTTI_FAULT_DEVICE_LOST` and `TUTTI_FAULT_ENCODE_PANIC` (for the command line).
+    pub fn from_env() -> Result<Self, String> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let device_lost = match var("TUTTI_FAULT_DEVICE_LOST") {
+            None => None,
+            Some(v) => {
+                let parsed = v
+                    .split_once('@')
+                    .and_then(|(a, n)| Some((a.trim().parse().ok()?, n.trim().parse().ok()?)));
+                Some(parsed.ok_or_else(|| {
+                    format!("TUTTI_FAULT_DEVICE_LOST: {v:?} is not <adapter index>@<frame count>")
+                })?)
+            }
+        };
+        let encode_panic =
+            match var("TUTTI_FAULT_ENCODE_PANIC") {
+                None => None,
+                Some(v) => Some(v.trim().parse().map_err(|_| {
+                    format!("TUTTI_FAULT_ENCODE_PANIC: {v:?} is not a frame number")
+                })?),
+            };
+        Ok(Self {
+            device_lost,
+            encode_panic,
+        })
+    }
 }
 
 /// One thing that failed.
@@ -281,13 +323,6 @@ fn check_scene_names(scenes: &[LoadedScene]) -> Result<(), OffscreenError> {
     Ok(())
 }
 
-/// Parse `TUTTI_FAULT_DEVICE_LOST=<adapter index>@<frame count>`.
-fn fault_injection() -> Option<(usize, usize)> {
-    let v = std::env::var("TUTTI_FAULT_DEVICE_LOST").ok()?;
-    let (a, n) = v.split_once('@')?;
-    Some((a.trim().parse().ok()?, n.trim().parse().ok()?))
-}
-
 /// Render every frame of every scene (or this shard's share) on the given devices.
 pub fn render_offscreen(
     devices: &[GpuContext],
@@ -312,8 +347,7 @@ pub fn render_offscreen(
     let _lock = OutputLock::acquire(out_dir, &manifest_file)?;
     let executor = match &options.executor {
         Some(e) => e.clone(),
-        None => crate::jobs::ExecutorConfig::from_env()
-            .and_then(crate::jobs::Executor::new)
+        None => crate::jobs::Executor::new(crate::jobs::ExecutorConfig::default())
             .map_err(OffscreenError::Jobs)?,
     };
     let worlds: Vec<std::sync::Arc<World>> = scenes
@@ -431,7 +465,7 @@ pub fn render_offscreen(
     };
     let targets_per_scene: Vec<usize> = plan.scenes.iter().map(|s| s.targets.len()).collect();
     let shared = Shared::new(todo, worlds.len(), devices.len());
-    let fault = fault_injection();
+    let fault = options.faults.device_lost;
     let (tx, rx) = crossbeam_channel::unbounded::<Event>();
     let encode_slots = (2 * devices.len() * scheduler::MAX_IN_FLIGHT).max(4);
     let (token_tx, token_rx) = crossbeam_channel::bounded::<()>(encode_slots);
@@ -450,6 +484,7 @@ pub fn render_offscreen(
                 frames_in_flight: options.frames_in_flight,
                 fault_after: fault.filter(|(a, _)| *a == ctx.index).map(|(_, n)| n),
                 scene_hashes: &hashes,
+                encode_panic: options.faults.encode_panic,
                 tokens: (&token_tx, &token_rx),
                 executor: &executor,
             };

@@ -193,6 +193,8 @@ pub(crate) struct WorkerConfig<'a> {
     pub fault_after: Option<usize>,
     /// Content hash of each scene, recorded in its manifest lines.
     pub scene_hashes: &'a [String],
+    /// Panic while encoding this frame (fault injection).
+    pub encode_panic: Option<u32>,
     /// Encode slots: take one before handing a frame to rayon, give it back when written.
     pub tokens: (&'a Sender<()>, &'a Receiver<()>),
 }
@@ -451,7 +453,7 @@ fn spawn_encode(
         item,
         render_ms,
         readback_ms,
-        panic_at: encode_panic_injection(),
+        panic_at: cfg.encode_panic,
     };
     let token = cfg.tokens.0.clone();
     cfg.executor.pool().spawn(move || {
@@ -497,7 +499,7 @@ struct EncodeJob {
     item: WorkItem,
     render_ms: f64,
     readback_ms: f64,
-    /// `TUTTI_FAULT_ENCODE_PANIC`: panic while encoding this frame.
+    /// Fault injection: panic while encoding this frame.
     panic_at: Option<u32>,
 }
 
@@ -557,16 +559,6 @@ impl EncodeJob {
             entry,
         });
     }
-}
-
-/// `TUTTI_FAULT_ENCODE_PANIC=<frame>`: the encode task of that frame panics (for tests of panic
-/// capture).
-fn encode_panic_injection() -> Option<u32> {
-    std::env::var("TUTTI_FAULT_ENCODE_PANIC")
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
 }
 
 fn ms(d: Duration) -> f64 {
