@@ -235,11 +235,7 @@ fn executor(cli_profile: Option<Profile>, cli_workers: Option<usize>) -> Result<
         config.profile = p;
     }
     if let Some(w) = cli_workers {
-        let max = tutti::jobs::MAX_WORKERS;
-        if !(1..=max).contains(&w) {
-            bail!("--workers {w} is outside 1..={max}");
-        }
-        config.workers = Some(w);
+        config.workers = Some(w); // checked by Executor::new
     }
     Executor::new(config).map_err(anyhow::Error::msg)
 }

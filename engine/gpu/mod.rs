@@ -6,6 +6,7 @@ mod context;
 mod readback;
 mod timer;
 
+pub(crate) use adapters::panic_text;
 pub use adapters::{AdapterEntry, AdapterSpec, AdapterStatus, Discovery, NO_ADAPTER_HELP};
 pub use context::GpuContext;
 pub use readback::ReadbackError;

@@ -11,6 +11,7 @@
 //!
 //! The `--frames` range is not part of it: frames are listed in the plan one by one.
 
+use super::manifest::hex;
 use super::writer::Compression;
 use crate::assets::Asset;
 use crate::scene::LoadedScene;
@@ -127,6 +128,7 @@ pub fn asset_digest(asset: &Asset) -> [u8; 32] {
         h.u32s(&l.indices);
         h.u32s(&[l.vertex_count]);
         h.f32s(&[l.error, l.model_error]);
+        h.u64(l.submeshes.len() as u64);
         for s in &l.submeshes {
             h.u32s(&[s.first_index, s.index_count]);
             h.u64(s.material as u64);
@@ -165,10 +167,6 @@ impl Hasher {
             self.0.update(x.to_bits().to_le_bytes());
         }
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

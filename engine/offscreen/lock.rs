@@ -11,12 +11,20 @@
 //! - **Stale temporaries.** A run removes only temporary files whose writer is provably gone
 //!   (see [`super::writer::remove_stale_temporary`]), never those another live process writes.
 //!
+//! - **One shard count per folder.** At start a run also looks at the other runs' lock files:
+//!   if a live run with another `--shard` count (or an unsharded run next to a sharded one)
+//!   holds the folder, it refuses, because the two would render the same frames.
+//! - `tutti manifest merge` takes the lock of the manifest it writes and refuses while any run
+//!   still holds the folder.
+//!
 //! On NFS, Linux implements these locks as POSIX byte-range locks through the server (NFSv4, or
 //! NFSv3 with `lockd`), so they hold across machines. If a client machine dies, the server
 //! frees its locks when the client's lease expires (about 90 s on NFSv4); until then a restarted
-//! copy of that shard refuses to start, naming the old holder. A folder mounted with `nolock`
-//! has only machine-local locks: there, give each shard its own `--out` and merge the folders
-//! with `tutti manifest merge DIR...`.
+//! copy of that shard refuses to start, naming the old holder. POSIX locks belong to a process,
+//! not to an open file: on NFS one process cannot hold two of tutti's locks on one file (tutti
+//! never tries). A folder mounted with `nolock` or `local_lock=flock|all` has only machine-local
+//! locks: there, give each shard its own `--out` and merge the folders with
+//! `tutti manifest merge DIR...`.
 
 use super::writer::{is_temporary_name, remove_stale_temporary};
 use std::io::{Read, Seek, Write};
@@ -45,8 +53,22 @@ pub enum LockError {
         /// What the holder wrote about itself.
         holder: String,
     },
+    /// A live run with a different shard count uses the folder.
+    #[error(
+        "{dir} is in use by a run with {other} ({holder}); runs sharing a folder must be shards of one --shard K/N split with the same N. Wait for it to finish, or render into another --out"
+    )]
+    OtherSplit {
+        /// Output folder.
+        dir: PathBuf,
+        /// The other run's split, e.g. `--shard 1/3` or `no --shard`.
+        other: String,
+        /// What the holder wrote about itself.
+        holder: String,
+    },
     /// The lock file could not be created or locked.
-    #[error("{lock}: cannot lock the output folder: {source}")]
+    #[error(
+        "{lock}: cannot lock the output folder: {source}; if it is on a network file system without working locks, render into a local --out, or give each shard its own --out and merge them"
+    )]
     Io {
         /// Lock file.
         lock: PathBuf,
@@ -106,6 +128,72 @@ impl OutputLock {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// The split a manifest name belongs to: `Some(N)` for `manifest.shard-K-of-N.jsonl`, `None` for
+/// the unsharded `manifest.jsonl`; `Err` for other names.
+fn split_of(manifest: &str) -> Result<Option<u32>, ()> {
+    if manifest == "manifest.jsonl" {
+        return Ok(None);
+    }
+    let n = manifest
+        .strip_prefix("manifest.shard-")
+        .and_then(|r| r.strip_suffix(".jsonl"))
+        .and_then(|r| r.split_once("-of-"))
+        .and_then(|(_, n)| n.parse().ok())
+        .ok_or(())?;
+    Ok(Some(n))
+}
+
+/// The lock files in `dir` held by a live process other than through `except`: `(manifest name,
+/// holder)`. (The probe takes and at once releases each free lock.)
+pub fn held_locks(dir: &Path, except: Option<&str>) -> Vec<(String, String)> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut held = Vec::new();
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(manifest) = name.strip_suffix(".lock") else {
+            continue;
+        };
+        if split_of(manifest).is_err() || Some(manifest) == except {
+            continue;
+        }
+        let Ok(mut file) = std::fs::File::open(e.path()) else {
+            continue;
+        };
+        if let Err(std::fs::TryLockError::WouldBlock) = file.try_lock() {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            held.push((manifest.to_string(), describe_holder(holder.trim())));
+        }
+    }
+    held.sort();
+    held
+}
+
+/// Refuse when a live run with another split than `manifest`'s holds `dir`.
+pub fn check_same_split(dir: &Path, manifest: &str) -> Result<(), LockError> {
+    let mine = split_of(manifest).ok().flatten();
+    for (other, holder) in held_locks(dir, Some(manifest)) {
+        let theirs = split_of(&other).ok().flatten();
+        if theirs != mine {
+            let other = match other
+                .strip_prefix("manifest.shard-")
+                .and_then(|r| r.strip_suffix(".jsonl"))
+            {
+                Some(k_of_n) => format!("--shard {}", k_of_n.replace("-of-", "/")),
+                None => "no --shard".into(),
+            };
+            return Err(LockError::OtherSplit {
+                dir: dir.to_path_buf(),
+                other,
+                holder,
+            });
+        }
+    }
+    Ok(())
 }
 
 fn describe_holder(text: &str) -> String {
@@ -174,7 +262,20 @@ mod tests {
         assert!(text.contains("another --out"), "{text}");
         // Other shards' manifests are independent.
         let shard = OutputLock::acquire(dir.path(), "manifest.shard-1-of-2.jsonl").expect("shard");
+        // The unsharded run and a 2-way split must not share the folder; another 2-way shard may.
+        let err = check_same_split(dir.path(), "manifest.shard-1-of-2.jsonl").expect_err("split");
+        assert!(err.to_string().contains("no --shard"), "{err}");
         drop(first);
+        check_same_split(dir.path(), "manifest.shard-0-of-2.jsonl").expect("same split");
+        let err = check_same_split(dir.path(), "manifest.shard-0-of-3.jsonl").expect_err("split");
+        assert!(err.to_string().contains("--shard 1/2"), "{err}");
+        assert_eq!(
+            held_locks(dir.path(), None)
+                .into_iter()
+                .map(|(m, _)| m)
+                .collect::<Vec<_>>(),
+            vec!["manifest.shard-1-of-2.jsonl".to_string()]
+        );
         let again = OutputLock::acquire(dir.path(), "manifest.jsonl").expect("released");
         assert!(again.path().ends_with("manifest.jsonl.lock"));
         drop(shard);

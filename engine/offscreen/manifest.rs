@@ -6,11 +6,12 @@
 //! appended after it): [`load`] skips and counts every line that does not parse, and `--resume`
 //! renders those files again. A line never names a missing or partial file.
 //!
-//! **Durability.** [`ManifestWriter`] makes what it appended durable at most
+//! **Durability.** [`ManifestWriter`] holds appended lines in memory and writes them at most
 //! [`SYNC_INTERVAL`] apart and when the run ends ([`ManifestWriter::sync`]): it first fsyncs the
-//! folders the listed files were renamed into (so their names are on disk), then the manifest
-//! and its folder. A power loss therefore loses at most the last [`SYNC_INTERVAL`] of lines,
-//! and never keeps a line whose file is not on disk.
+//! folders the listed files were renamed into (so their names are on disk), then writes the
+//! lines, then fsyncs the manifest and its folder. A line is therefore never on disk before its
+//! file, and a crash or power loss costs at most the last [`SYNC_INTERVAL`] of lines (their
+//! files are rendered again by `--resume`).
 
 use super::plan::Plan;
 use serde::{Deserialize, Serialize};
@@ -80,10 +81,12 @@ pub enum ManifestError {
 
 /// SHA-256 of bytes as lower-case hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&sha2::Sha256::digest(bytes))
+}
+
+/// Bytes as lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Manifest file name for a run: `manifest.jsonl`, or `manifest.shard-K-of-N.jsonl`.
@@ -160,17 +163,19 @@ pub fn verify_entry(dir: &Path, e: &ManifestEntry) -> Result<(), String> {
     Ok(())
 }
 
-/// Longest time between two syncs of the manifest while a run appends to it.
+/// Longest time a line appended to the manifest waits before it is written and synced (the
+/// caller drives it with [`ManifestWriter::sync_due`]).
 pub const SYNC_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Appends entries to a manifest, one line per `write`, syncing at most [`SYNC_INTERVAL`] apart.
+/// Appends entries to a manifest: lines wait in memory until the folders of their files are
+/// synced, then go out in one `write` and are synced (see the module doc).
 pub struct ManifestWriter {
     file: std::fs::File,
     path: PathBuf,
     /// Folders that received files since the last sync.
     dirty_dirs: HashSet<PathBuf>,
-    /// Lines appended since the last sync.
-    unsynced: usize,
+    /// Lines not yet written.
+    pending: String,
     last_sync: std::time::Instant,
 }
 
@@ -218,57 +223,62 @@ impl ManifestWriter {
             file,
             path: path.to_path_buf(),
             dirty_dirs: HashSet::new(),
-            unsynced: 0,
+            pending: String::new(),
             last_sync: std::time::Instant::now(),
         };
         writer.sync()?;
         Ok(writer)
     }
 
-    /// Append one entry (call only after its file is in place). Syncs when the last sync is
-    /// [`SYNC_INTERVAL`] old.
+    /// Append one entry (call only after its file is in place). The line is written by the next
+    /// [`Self::sync`]; call [`Self::sync_due`] regularly.
     pub fn append(&mut self, e: &ManifestEntry) -> Result<(), ManifestError> {
-        let mut line = serde_json::to_string(e).map_err(|err| ManifestError::Io {
+        let line = serde_json::to_string(e).map_err(|err| ManifestError::Io {
             path: self.path.clone(),
             source: std::io::Error::other(err),
         })?;
-        line.push('\n');
-        self.file
-            .write_all(line.as_bytes())
-            .map_err(|source| ManifestError::Io {
-                path: self.path.clone(),
-                source,
-            })?;
+        self.pending.push_str(&line);
+        self.pending.push('\n');
         let file = folder_of(&self.path).join(&e.path);
         self.dirty_dirs.insert(folder_of(&file).to_path_buf());
-        self.unsynced += 1;
-        if self.last_sync.elapsed() >= SYNC_INTERVAL {
+        self.sync_due()
+    }
+
+    /// How long until the next sync is due (zero when it is overdue).
+    pub fn until_due(&self) -> std::time::Duration {
+        SYNC_INTERVAL.saturating_sub(self.last_sync.elapsed())
+    }
+
+    /// Sync if the last sync is [`SYNC_INTERVAL`] old.
+    pub fn sync_due(&mut self) -> Result<(), ManifestError> {
+        if self.until_due().is_zero() {
             self.sync()?;
         }
         Ok(())
     }
 
-    /// Make every appended line durable: fsync the folders its files were renamed into, then
-    /// the manifest and its folder. Call at the end of a run.
+    /// Make every appended line durable: fsync the folders their files were renamed into, write
+    /// the lines, then fsync the manifest and its folder. Call at the end of a run.
     pub fn sync(&mut self) -> Result<(), ManifestError> {
         let fail = |path: &Path, source| ManifestError::Io {
             path: path.to_path_buf(),
             source,
         };
+        self.last_sync = std::time::Instant::now();
         for dir in self.dirty_dirs.drain() {
             sync_dir(&dir).map_err(|e| fail(&dir, e))?;
         }
+        if !self.pending.is_empty() {
+            // Never written twice: after a failed write (a full disk) the lines are dropped, and
+            // whatever part reached the file is complete lines plus at most one torn one, which
+            // `load` skips. Their files are rendered again by `--resume`.
+            let written = self.file.write_all(self.pending.as_bytes());
+            self.pending.clear();
+            written.map_err(|e| fail(&self.path, e))?;
+        }
         self.file.sync_data().map_err(|e| fail(&self.path, e))?;
         let folder = folder_of(&self.path);
-        sync_dir(folder).map_err(|e| fail(folder, e))?;
-        self.unsynced = 0;
-        self.last_sync = std::time::Instant::now();
-        Ok(())
-    }
-
-    /// Lines appended since the last sync.
-    pub fn unsynced(&self) -> usize {
-        self.unsynced
+        sync_dir(folder).map_err(|e| fail(folder, e))
     }
 }
 
@@ -289,6 +299,24 @@ pub struct MergeSummary {
 /// relative to its folder where possible).
 pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeSummary, ManifestError> {
     let mut problems = Vec::new();
+    // Nothing may still be writing into the folders, and nobody else may write `out`.
+    let out_name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let _lock = super::OutputLock::acquire(folder_of(out), &out_name)
+        .map_err(|e| ManifestError::Verify(vec![e.to_string()]))?;
+    for dir in dirs {
+        for (manifest, holder) in super::lock::held_locks(dir, Some(&out_name)) {
+            problems.push(format!(
+                "{}: {manifest} is still being written ({holder}); merge after every run has finished",
+                dir.display()
+            ));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(ManifestError::Verify(problems));
+    }
     let mut plan: Option<Plan> = None;
     let mut entries: Vec<(PathBuf, ManifestEntry)> = Vec::new();
     let mut manifests = 0;
@@ -419,4 +447,76 @@ fn relative_to(path: &Path, base: &Path) -> String {
     let (p, b) = (canon(path), canon(base));
     let rel = p.strip_prefix(&b).map(Path::to_path_buf).unwrap_or(p);
     rel.to_string_lossy().replace('\\', "/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(frame: u32) -> ManifestEntry {
+        ManifestEntry {
+            scene: "s".into(),
+            target: "t".into(),
+            frame,
+            path: format!("s/t/{frame:06}.png"),
+            adapter: "a".into(),
+            bytes: 1,
+            sha256: String::new(),
+            render_ms: 0.0,
+            readback_ms: 0.0,
+            encode_ms: 0.0,
+            write_ms: 0.0,
+            stats: Default::default(),
+            scene_hash: "h".into(),
+        }
+    }
+
+    #[test]
+    fn lines_reach_the_file_only_once_their_folders_are_synced_and_at_most_an_interval_late() {
+        let dir = tempfile::tempdir().expect("tmp");
+        std::fs::create_dir_all(dir.path().join("s/t")).expect("folders");
+        let path = dir.path().join("manifest.jsonl");
+        let mut w = ManifestWriter::create(&path, &[entry(0)]).expect("create");
+        assert_eq!(
+            load(&path).expect("load").len(),
+            1,
+            "kept entries are written at once"
+        );
+        assert!(w.until_due() <= SYNC_INTERVAL);
+        w.append(&entry(1)).expect("append");
+        assert_eq!(load(&path).expect("load").len(), 1, "not yet synced");
+        w.sync().expect("sync");
+        assert_eq!(load(&path).expect("load"), vec![entry(0), entry(1)]);
+        assert!(
+            w.until_due() > SYNC_INTERVAL / 2,
+            "the sync restarted the interval"
+        );
+        // An overdue writer syncs on the next append.
+        w.last_sync -= SYNC_INTERVAL;
+        assert!(w.until_due().is_zero());
+        w.append(&entry(2)).expect("append");
+        assert_eq!(load(&path).expect("load").len(), 3);
+    }
+
+    #[test]
+    fn malformed_lines_anywhere_are_skipped_and_counted() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("manifest.jsonl");
+        let good = |f| serde_json::to_string(&entry(f)).expect("json");
+        let mut bytes = format!(
+            "{}\n{{\"scene\": \"s\", \"tar\n\0\0\0\n{}\n",
+            good(0),
+            good(1)
+        )
+        .into_bytes();
+        bytes.extend_from_slice(b"\xff\xfe\n");
+        bytes.extend_from_slice(&good(2).as_bytes()[..20]);
+        std::fs::write(&path, bytes).expect("write");
+        let loaded = load_counted(&path).expect("load");
+        assert_eq!(loaded.entries, vec![entry(0), entry(1)]);
+        assert_eq!(
+            loaded.malformed, 3,
+            "the torn line, the bad bytes and the torn end"
+        );
+    }
 }

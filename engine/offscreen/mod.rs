@@ -126,6 +126,16 @@ impl Failure {
     }
 }
 
+/// A failure of the run as a whole (no scene, frame or adapter).
+fn run_failure(message: String) -> Failure {
+    Failure {
+        scene: "-".into(),
+        frame: None,
+        adapter: "-".into(),
+        message,
+    }
+}
+
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.frame {
@@ -264,7 +274,7 @@ pub fn prepare_output_dir(dir: &Path) -> Result<(), OffscreenError> {
     };
     std::fs::create_dir_all(dir)
         .map_err(|e| fail(format!("cannot create it: {e}; choose another --out")))?;
-    let probe = dir.join(format!(".tutti-write-test-{}", std::process::id()));
+    let probe = dir.join(format!(".tutti-write-test-{}", writer::process_token()));
     std::fs::write(&probe, b"ok").map_err(|e| {
         fail(format!(
             "is not writable: {e}; choose another --out or fix its permissions"
@@ -345,6 +355,7 @@ pub fn render_offscreen(
     prepare_output_dir(out_dir)?;
     let manifest_file = manifest_name(options.shard);
     let _lock = OutputLock::acquire(out_dir, &manifest_file)?;
+    lock::check_same_split(out_dir, &manifest_file)?;
     let executor = match &options.executor {
         Some(e) => e.clone(),
         None => crate::jobs::Executor::new(crate::jobs::ExecutorConfig::default())
@@ -490,14 +501,48 @@ pub fn render_offscreen(
             };
             let tx = tx.clone();
             let shared = &shared;
-            std::thread::Builder::new()
+            let spawned = std::thread::Builder::new()
                 .name(format!("tutti-device-{d}"))
-                .spawn_scoped(scope, move || device_worker(ctx, &cfg, shared, &tx))
-                .expect("spawning a device thread");
+                .spawn_scoped(scope, move || {
+                    // A panic in a device worker (a bug) would leave its in-flight frames
+                    // unaccounted and the others waiting for them: stop the run instead, with
+                    // the panic as its failure (the frames done so far are kept for --resume).
+                    let run = std::panic::AssertUnwindSafe(|| device_worker(ctx, &cfg, shared, &tx));
+                    if let Err(payload) = std::panic::catch_unwind(run) {
+                        shared.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+                        let _ = tx.send(Event::Failed {
+                            failure: run_failure(format!(
+                                "the worker of {} panicked: {}; the run stopped, render the rest with --resume",
+                                ctx.label,
+                                crate::gpu::panic_text(&payload)
+                            )),
+                            fatal: true,
+                        });
+                    }
+                });
+            if let Err(e) = spawned {
+                shared.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+                report
+                    .failures
+                    .push(run_failure(format!("cannot start a device thread: {e}")));
+            }
         }
         drop(tx);
         let mut remaining: HashMap<WorkItem, usize> = HashMap::new();
-        for event in rx.iter() {
+        loop {
+            // Wake at least every sync interval, so appended lines reach the disk on time even
+            // while no frame completes.
+            let event = match rx.recv_timeout(manifest.until_due()) {
+                Ok(event) => event,
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                    if let Err(e) = manifest.sync_due() {
+                        report.failures.push(run_failure(e.to_string()));
+                        shared.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    continue;
+                }
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+            };
             match event {
                 Event::Written {
                     device,
@@ -567,12 +612,7 @@ pub fn render_offscreen(
         }
     });
     if let Err(e) = manifest.sync() {
-        report.failures.push(Failure {
-            scene: "-".into(),
-            frame: None,
-            adapter: "-".into(),
-            message: e.to_string(),
-        });
+        report.failures.push(run_failure(e.to_string()));
     }
     report.wall_s = start.elapsed().as_secs_f64();
     progress.finish();

@@ -52,6 +52,8 @@ pub const PLAN_VERSION: u32 = 2;
 /// Most work items (scene frames) one run may plan. A longer job is split with `--frames` or
 /// `--shard`; the limit keeps the plan, the manifest and merge's bookkeeping in memory bounds.
 pub const MAX_PLAN_ITEMS: u64 = 1_000_000;
+/// Most files (frames × targets) one run may plan.
+pub const MAX_PLAN_FILES: u64 = 16_000_000;
 
 /// The whole run (every shard writes the same plan).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,13 +94,15 @@ pub enum PlanError {
         /// What is wrong and what to do.
         message: String,
     },
-    /// The plan is larger than [`MAX_PLAN_ITEMS`].
+    /// The plan is larger than [`MAX_PLAN_ITEMS`] frames or [`MAX_PLAN_FILES`] files.
     #[error(
-        "the run has {items} frames, more than the {MAX_PLAN_ITEMS} one run may plan; split it with --frames A..B or --shard K/N"
+        "the run has {items} frames and {files} files, more than the {MAX_PLAN_ITEMS} frames and {MAX_PLAN_FILES} files one run may plan; split it with --frames A..B"
     )]
     TooLarge {
         /// Frames the run would have.
         items: u64,
+        /// Files (frames × targets) the run would have.
+        files: u64,
     },
 }
 
@@ -122,12 +126,14 @@ impl Plan {
     /// A plan of these scenes (current format and version), refusing runs over
     /// [`MAX_PLAN_ITEMS`] frames.
     pub fn new(scenes: Vec<PlanScene>) -> Result<Self, PlanError> {
-        let items: u64 = scenes
+        let frames = |s: &PlanScene| u64::from(s.frames.1.saturating_sub(s.frames.0));
+        let items: u64 = scenes.iter().map(frames).sum();
+        let files: u64 = scenes
             .iter()
-            .map(|s| u64::from(s.frames.1.saturating_sub(s.frames.0)))
-            .sum();
-        if items > MAX_PLAN_ITEMS {
-            return Err(PlanError::TooLarge { items });
+            .map(|s| frames(s).saturating_mul(s.targets.len() as u64))
+            .fold(0, u64::saturating_add);
+        if items > MAX_PLAN_ITEMS || files > MAX_PLAN_FILES {
+            return Err(PlanError::TooLarge { items, files });
         }
         Ok(Self {
             format: PLAN_FORMAT.into(),
@@ -220,11 +226,13 @@ impl Plan {
                 "is a version {version} plan; this tutti reads version {PLAN_VERSION}: render again without --resume, or use the tutti that wrote it"
             )));
         }
-        serde_json::from_value(value).map_err(|e| {
+        let plan: Self = serde_json::from_value(value).map_err(|e| {
             incompatible(format!(
                 "is a damaged tutti run plan ({e}); render again without --resume"
             ))
-        })
+        })?;
+        // A hand-edited plan must not make the reader allocate without bound.
+        Self::new(plan.scenes)
     }
 
     /// Write `plan.json` atomically (identical bytes from every shard).
@@ -278,6 +286,9 @@ mod tests {
         };
         let err = Plan::new(vec![scene((0, 4_000_000_000))]).expect_err("too large");
         assert!(err.to_string().contains("4000000000 frames"), "{err}");
+        let mut wide = scene((0, 1_000_000));
+        wide.targets = vec!["t".into(); 17];
+        assert!(Plan::new(vec![wide]).is_err(), "too many files");
         assert!(err.to_string().contains("--frames"), "{err}");
         assert!(Plan::new(vec![scene((0, 1_000_000))]).is_ok());
     }
@@ -306,6 +317,13 @@ mod tests {
             assert!(!err.is_missing());
             assert!(err.to_string().contains(expect), "{text}: {err}");
         }
+        std::fs::write(
+            &path,
+            r#"{"format": "tutti-plan", "version": 2, "scenes": [{"name": "a", "frames": [0, 4000000000], "targets": ["t"], "hash": ""}]}"#,
+        )
+        .expect("write");
+        let err = Plan::load(&path).expect_err("huge");
+        assert!(err.to_string().contains("--frames"), "{err}");
         let plan = Plan::new(vec![]).expect("empty");
         plan.save(&path).expect("save");
         assert_eq!(Plan::load(&path).expect("load"), plan);

@@ -241,7 +241,7 @@ pub(crate) fn device_worker(
             }
             let world = &cfg.worlds[u.scene];
             let message = format!(
-                "{} frames not rendered: no adapter in service can render this scene: {}",
+                "{} frames not rendered: no adapter in service can render this scene ({}); use fewer avatars or smaller targets, or an adapter with larger limits",
                 u.items.len(),
                 u.reasons.join("; ")
             );
@@ -288,12 +288,12 @@ pub(crate) fn device_worker(
                         // scene's frames go to devices it fits.
                         tracing::warn!("{e}; other adapters will render it");
                         shared.requeue([item]);
-                        give_up(shared.decline(cfg.device, item.scene, e.to_string()));
                         let _ = tx.send(Event::Declined {
                             device: cfg.device,
                             scene: item.scene,
                             reason: e.to_string(),
                         });
+                        give_up(shared.decline(cfg.device, item.scene, e.to_string()));
                         continue;
                     }
                     Err(e) => {
@@ -473,11 +473,7 @@ fn spawn_encode(
             let caught =
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run(img, &tx)));
             if let Err(payload) = caught {
-                let what = payload
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| payload.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "unknown panic".into());
+                let what = crate::gpu::panic_text(&payload);
                 job.fail(
                     &tx,
                     format!("target {name}: encoding panicked: {what}"),
@@ -563,4 +559,45 @@ impl EncodeJob {
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn items(scene: usize, frames: std::ops::Range<u32>) -> Vec<WorkItem> {
+        frames.map(|frame| WorkItem { scene, frame }).collect()
+    }
+
+    #[test]
+    fn declined_scenes_go_to_other_devices_and_fail_once_nobody_can_take_them() {
+        let shared = Shared::new([items(0, 0..3), items(1, 0..2)].concat(), 2, 2);
+        // Device 0 declines scene 0: it gets scene 1's items, device 1 still gets scene 0's.
+        assert!(shared.decline(0, 0, "too big for #0".into()).is_empty());
+        assert_eq!(shared.pop(0), Some(WorkItem { scene: 1, frame: 0 }));
+        assert_eq!(shared.pop(1), Some(WorkItem { scene: 0, frame: 0 }));
+        // Device 1 declines it too (after putting its item back): the scene is unplaceable.
+        shared.requeue([WorkItem { scene: 0, frame: 0 }]);
+        let lost = shared.decline(1, 0, "too big for #1".into());
+        assert_eq!(lost.len(), 1);
+        assert_eq!(lost[0].scene, 0);
+        assert_eq!(lost[0].items, items(0, 0..3));
+        assert_eq!(lost[0].reasons, ["too big for #0", "too big for #1"]);
+        // Nothing is reported twice, and the other scene is untouched.
+        assert!(shared.retire(1).is_empty());
+        assert_eq!(shared.leftovers(), items(1, 1..2));
+    }
+
+    #[test]
+    fn retiring_the_last_device_that_could_take_a_scene_gives_it_up() {
+        let shared = Shared::new(items(0, 0..4), 1, 2);
+        assert!(shared.decline(0, 0, "too big".into()).is_empty());
+        let lost = shared.retire(1);
+        assert_eq!(lost.len(), 1);
+        assert_eq!(lost[0].items.len(), 4);
+        // With every device retired nothing is given up: the summary says they were retired.
+        let shared = Shared::new(items(0, 0..4), 1, 1);
+        assert!(shared.retire(0).is_empty());
+        assert_eq!(shared.leftovers().len(), 4);
+    }
 }

@@ -134,9 +134,27 @@ pub fn process_token() -> &'static str {
 /// creates the file and locks it a moment later; only in between can it be empty and unlocked.
 pub const STALE_EMPTY_TEMPORARY: std::time::Duration = std::time::Duration::from_secs(300);
 
-/// Is `name` one of tutti's temporary file names?
+/// Is `name` one of tutti's temporary file names, `.<file>.<pid>-<16 hex digits>-<n>.tmp`?
+/// (Other files, including other tools' `.tmp` files, are never touched.)
 pub fn is_temporary_name(name: &str) -> bool {
-    name.starts_with('.') && name.ends_with(".tmp")
+    let Some(rest) = name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp")) else {
+        return false;
+    };
+    let Some((file, tag)) = rest.rsplit_once('.') else {
+        return false;
+    };
+    let mut parts = tag.split('-');
+    let (Some(pid), Some(random), Some(seq), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    !file.is_empty()
+        && digits(pid)
+        && digits(seq)
+        && random.len() == 16
+        && random.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// Remove the temporary file at `path` if its writer is provably gone: its lock can be taken
@@ -185,24 +203,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    static SEQUENCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let seq = SEQUENCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp = dir.join(format!(".{file_name}.{}-{seq}.tmp", process_token()));
     // The lock is held from before the first byte until after the rename (see the module doc).
-    let file = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
-        f.lock()?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        Ok::<_, std::io::Error>(f)
-    })();
-    let file = match file {
-        Ok(f) => f,
-        Err(source) => {
-            let _ = std::fs::remove_file(&tmp);
+    let (tmp, file) = match create_locked_temporary(dir, &file_name) {
+        Ok(created) => created,
+        Err((tmp, source)) => {
+            if let Some(tmp) = tmp {
+                let _ = std::fs::remove_file(&tmp);
+            }
             return Err(WriteError::Io {
                 path: path.to_path_buf(),
                 op: "writing",
@@ -210,6 +217,19 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
             });
         }
     };
+    let written = (|| {
+        let mut f = &file;
+        f.write_all(bytes)?;
+        f.sync_all()
+    })();
+    if let Err(source) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(WriteError::Io {
+            path: path.to_path_buf(),
+            op: "writing",
+            source,
+        });
+    }
     let renamed = std::fs::rename(&tmp, path).map_err(|source| {
         let _ = std::fs::remove_file(&tmp);
         WriteError::Io {
@@ -222,6 +242,53 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
     renamed
 }
 
+/// Create and lock a fresh temporary file for `file_name` in `dir`. If another run removed the
+/// file between its creation and the lock (possible only when this process stalled for
+/// [`STALE_EMPTY_TEMPORARY`] in between, e.g. suspended), a new name is tried.
+type Created = (PathBuf, std::fs::File);
+fn create_locked_temporary(
+    dir: &Path,
+    file_name: &str,
+) -> Result<Created, (Option<PathBuf>, std::io::Error)> {
+    static SEQUENCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    for _ in 0..3 {
+        let seq = SEQUENCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = dir.join(format!(".{file_name}.{}-{seq}.tmp", process_token()));
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(|e| (None, e))?;
+        f.lock().map_err(|e| (Some(tmp.clone()), e))?;
+        if still_named(&f, &tmp) {
+            return Ok((tmp, f));
+        }
+    }
+    Err((
+        None,
+        std::io::Error::other(
+            "another process keeps removing this process's temporary files; is a foreign cleaner running on the output folder?",
+        ),
+    ))
+}
+
+/// Is the open file `f` still the file at `path`?
+fn still_named(f: &std::fs::File, path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (f.metadata(), std::fs::metadata(path)) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = f;
+        path.exists()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,7 +297,7 @@ mod tests {
     fn temporary_files_of_live_writers_are_never_removed() {
         let dir = tempfile::tempdir().expect("tmp");
         // A live writer: holds the lock on its (non-empty) temporary file.
-        let live = dir.path().join(".000001.png.other-1.tmp");
+        let live = dir.path().join(".000001.png.7-00000000000000aa-1.tmp");
         let f = std::fs::File::create(&live).expect("create");
         f.lock().expect("lock");
         std::fs::write(&live, b"partial").expect("write");
@@ -244,7 +311,7 @@ mod tests {
         );
         assert!(!live.exists());
         // Created but not yet locked (or a writer that died in that instant): kept while young.
-        let young = dir.path().join(".000002.png.other-2.tmp");
+        let young = dir.path().join(".000002.png.7-00000000000000aa-2.tmp");
         std::fs::File::create(&young).expect("create");
         assert!(!remove_stale_temporary(&young));
         let f = std::fs::File::options()
@@ -255,6 +322,38 @@ mod tests {
             .expect("age it");
         drop(f);
         assert!(remove_stale_temporary(&young), "an old empty file is stale");
+    }
+
+    #[test]
+    fn only_tuttis_own_temporary_names_are_recognised() {
+        for ok in [
+            ".000001.png.42-0123456789abcdef-0.tmp",
+            ".manifest.jsonl.1-fedcba9876543210-77.tmp",
+        ] {
+            assert!(is_temporary_name(ok), "{ok}");
+        }
+        for other in [
+            ".000001.png.tmp",
+            ".swap.tmp",
+            ".x.42-0123456789abcdef.tmp",
+            ".x.42-0123456789abcdeg-1.tmp",
+            ".x.42-0123456789abcde-1.tmp",
+            "000001.png.42-0123456789abcdef-0.tmp",
+            "..42-0123456789abcdef-0.tmp",
+            ".000001.png.1234.ThreadId3.tmp",
+        ] {
+            assert!(!is_temporary_name(other), "{other}");
+        }
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("f.png");
+        let (tmp, _f) = create_locked_temporary(dir.path(), "f.png").expect("create");
+        let name = tmp
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        assert!(is_temporary_name(&name), "{name}");
+        assert!(!path.exists());
     }
 
     #[test]
