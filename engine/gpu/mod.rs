@@ -1,14 +1,17 @@
 //! GPU adapters and devices: discovery on every backend, selection (`--adapters`), the
-//! [`GpuContext`] every pass receives by reference, texture readback and timestamp timing.
+//! [`GpuContext`] every pass receives by reference, dispatches split over two dimensions, texture
+//! readback and timestamp timing.
 
 mod adapters;
 mod context;
+mod dispatch;
 mod readback;
 mod timer;
 
 pub(crate) use adapters::panic_text;
 pub use adapters::{AdapterEntry, AdapterSpec, AdapterStatus, Discovery, NO_ADAPTER_HELP};
 pub use context::GpuContext;
+pub use dispatch::{max_split_workgroups, split_workgroups};
 pub use readback::ReadbackError;
 pub use timer::GpuTimer;
 
