@@ -86,8 +86,21 @@ impl AdapterEntry {
         format!("#{} {} [{}]", self.index, self.name, self.backend)
     }
 
-    /// Open a fresh device on this adapter.
+    /// The adapter's limits (what [`Self::open`] asks for).
+    pub fn limits(&self) -> wgpu::Limits {
+        self.adapter.limits()
+    }
+
+    /// Open a fresh device on this adapter with every limit the adapter offers.
     pub fn open(&self) -> Result<GpuContext, GpuError> {
+        self.open_with_limits(self.adapter.limits())
+    }
+
+    /// Open a fresh device that enforces `limits` (each at most the adapter's, see
+    /// [`Self::limits`]): a device smaller than the adapter, to leave room for other work or to
+    /// rehearse a smaller GPU. wgpu then rejects anything beyond `limits` as a validation error,
+    /// and tutti checks scenes against them ([`GpuContext::limits`]).
+    pub fn open_with_limits(&self, limits: wgpu::Limits) -> Result<GpuContext, GpuError> {
         let unusable = |reason: String| GpuError::Unusable {
             index: self.index,
             name: self.name.clone(),
@@ -106,7 +119,7 @@ impl AdapterEntry {
                 label: Some("tutti::device"),
                 required_features: adapter.features()
                     & (wgpu::Features::INDIRECT_FIRST_INSTANCE | wgpu::Features::TIMESTAMP_QUERY),
-                required_limits: adapter.limits(),
+                required_limits: limits,
                 experimental_features: wgpu::ExperimentalFeatures::disabled(),
                 memory_hints: wgpu::MemoryHints::Performance,
                 trace: wgpu::Trace::Off,
@@ -149,9 +162,11 @@ fn check_requirements(adapter: &wgpu::Adapter) -> Result<(), String> {
     if !down.flags.contains(wgpu::DownlevelFlags::VERTEX_STORAGE) {
         missing.push("storage buffers in vertex shaders".to_string());
     }
-    if limits.max_storage_buffers_per_shader_stage < 4 {
+    // The cull + LOD pass binds eight storage buffers in its compute stage (the animation
+    // pass's ten are checked per scene: `render::limits`).
+    if limits.max_storage_buffers_per_shader_stage < 8 {
         missing.push(format!(
-            "4 storage buffers per stage (has {})",
+            "8 storage buffers per stage (has {})",
             limits.max_storage_buffers_per_shader_stage
         ));
     }

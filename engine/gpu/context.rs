@@ -50,7 +50,9 @@ pub struct GpuContext {
     pub device: wgpu::Device,
     /// Its queue.
     pub queue: wgpu::Queue,
-    /// Limits the device was opened with.
+    /// Limits the device was opened with. The renderer checks every scene against these before
+    /// creating anything (`render::limits`). Lowering a field makes tutti treat the device as
+    /// smaller than it is (tests do); never raise one above the device's.
     pub limits: wgpu::Limits,
     /// First uncaptured error (validation, out of memory, internal) or device loss, if any.
     fatal: Arc<Mutex<Option<String>>>,
