@@ -178,8 +178,13 @@ fn trs_matrix(t: vec3<f32>, q: vec4<f32>, s: vec3<f32>) -> mat4x4<f32> {
 }
 
 @compute @workgroup_size(64)
-fn animate(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let a = gid.x;
+fn animate(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    // One thread per avatar; the workgroups may be folded into x and y.
+    let a = folded_workgroup(wid.x, wid.y, groups.x) * 64u + lid;
     if a >= params.avatar_count {
         return;
     }

@@ -71,8 +71,13 @@ fn coarsest_within(batch: u32, px_per_model_unit: f32, tolerance: f32) -> u32 {
 }
 
 @compute @workgroup_size(64)
-fn cull(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let a = gid.x;
+fn cull(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    // One thread per avatar; the workgroups may be folded into x and y.
+    let a = folded_workgroup(wid.x, wid.y, groups.x) * 64u + lid;
     if a >= params.avatar_count {
         return;
     }
@@ -113,8 +118,13 @@ fn cull(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 
 @compute @workgroup_size(64)
-fn finalize(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let d = gid.x;
+fn finalize(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    // One thread per draw; the workgroups may be folded into x and y.
+    let d = folded_workgroup(wid.x, wid.y, groups.x) * 64u + lid;
     if d >= params.draw_count {
         return;
     }

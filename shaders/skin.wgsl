@@ -22,10 +22,16 @@ struct RestVertex {
 @group(0) @binding(4) var<storage, read> needed: array<u32>;
 @group(1) @binding(0) var<storage, read> rest: array<RestVertex>;
 
+// One thread per vertex (x, folded into x and z when the mesh needs more workgroups than one
+// dimension allows) and avatar of the chunk (y).
 @compute @workgroup_size(64)
-fn skin(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let v = gid.x;
-    let i = gid.y;
+fn skin(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let v = folded_workgroup(wid.x, wid.z, groups.x) * 64u + lid;
+    let i = wid.y;
     if v >= batch.vertex_count || i >= batch.instance_count {
         return;
     }

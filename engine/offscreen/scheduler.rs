@@ -17,7 +17,7 @@ use super::writer::{Compression, encode_png_with, frame_path, write_atomic};
 use crate::gpu::GpuContext;
 use crate::jobs::Executor;
 use crate::jobs::frame::FrameGraph;
-use crate::render::{FrameRenderer, ReadbackSlot, RenderError, SceneRenderer, TargetImage};
+use crate::render::{FrameRenderer, ReadbackSlot, SceneRenderer, TargetImage};
 use crate::scene::World;
 use crossbeam_channel::{Receiver, Sender};
 use std::collections::VecDeque;
@@ -283,7 +283,7 @@ pub(crate) fn device_worker(
                             slots,
                         });
                     }
-                    Err(e @ RenderError::TooLarge { .. }) => {
+                    Err(e) if e.is_does_not_fit() => {
                         // Declined: this device stays in service for other scenes, and the
                         // scene's frames go to devices it fits.
                         tracing::warn!("{e}; other adapters will render it");

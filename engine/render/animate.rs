@@ -4,6 +4,9 @@
 //!
 //! The skeletons, clips and keyframes of a scene's assets are packed once into storage buffers
 //! ([`AnimData`]); each frame only the scene time is written.
+//!
+//! One thread per avatar; more than `max_compute_workgroups_per_dimension` workgroups are
+//! folded into x and y ([`crate::gpu::split_workgroups`]).
 
 use super::gpu_data::{AnimAvatar, AnimBinding, AnimChannel, AnimClip, AnimNode, AnimParams};
 use super::skin::{storage_entry, uniform};
@@ -14,6 +17,25 @@ use wgpu::util::DeviceExt;
 
 /// Workgroup width of `animate.wgsl`.
 pub const WORKGROUP: u32 = 64;
+/// The pass's name in limit errors.
+pub(super) const PIPELINE: &str = "animation";
+
+/// Group 0 of the pass: params, avatars, nodes, bindings, clips, channels, times, values,
+/// palettes, per-node channel table, node matrix scratch.
+pub(super) fn layout_entries() -> Vec<wgpu::BindGroupLayoutEntry> {
+    let cs = wgpu::ShaderStages::COMPUTE;
+    let mut entries = vec![uniform(0, false, cs)];
+    entries.extend((1..8).map(|b| storage_entry(b, true, cs)));
+    entries.push(storage_entry(8, false, cs));
+    entries.push(storage_entry(9, true, cs));
+    entries.push(storage_entry(10, false, cs));
+    entries
+}
+
+/// Bytes of a storage buffer holding `bytes` (empty arrays still need a binding: at least 64).
+pub(super) fn storage_bytes(bytes: usize) -> u64 {
+    bytes.max(64) as u64
+}
 
 /// Pipeline and layout of the pass, built once per device.
 pub struct AnimatePass {
@@ -27,15 +49,9 @@ impl AnimatePass {
     /// Build the pipeline on a device.
     pub fn new(ctx: &GpuContext) -> Self {
         let device = &ctx.device;
-        let cs = wgpu::ShaderStages::COMPUTE;
-        let mut entries = vec![uniform(0, false, cs)];
-        entries.extend((1..8).map(|b| storage_entry(b, true, cs)));
-        entries.push(storage_entry(8, false, cs));
-        entries.push(storage_entry(9, true, cs));
-        entries.push(storage_entry(10, false, cs));
         let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("animate::layout"),
-            entries: &entries,
+            entries: &layout_entries(),
         });
         let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
             label: Some("animate::pipeline_layout"),
@@ -65,7 +81,7 @@ impl AnimatePass {
         });
         pass.set_pipeline(&self.pipeline);
         pass.set_bind_group(0, &scene.group, &[]);
-        pass.dispatch_workgroups(scene.avatars.div_ceil(WORKGROUP).max(1), 1, 1);
+        pass.dispatch_workgroups(scene.dispatch[0], scene.dispatch[1], 1);
     }
 }
 
@@ -179,6 +195,28 @@ impl AnimData {
         }
         d
     }
+
+    /// The packed tables as the storage buffers of bindings 1 to 7 and 9, with their labels.
+    pub fn buffers(&self) -> [(&'static str, &[u8]); 8] {
+        [
+            ("animate::avatars", bytemuck::cast_slice(&self.avatars)),
+            ("animate::nodes", bytemuck::cast_slice(&self.nodes)),
+            ("animate::bindings", bytemuck::cast_slice(&self.bindings)),
+            ("animate::clips", bytemuck::cast_slice(&self.clips)),
+            ("animate::channels", bytemuck::cast_slice(&self.channels)),
+            ("animate::times", bytemuck::cast_slice(&self.times)),
+            ("animate::values", bytemuck::cast_slice(&self.values)),
+            (
+                "animate::node_channels",
+                bytemuck::cast_slice(&self.node_channels),
+            ),
+        ]
+    }
+
+    /// Bytes of the node matrix scratch buffer (binding 10).
+    pub fn globals_bytes(&self) -> u64 {
+        storage_bytes(self.global_count * 64)
+    }
 }
 
 /// A world's animation data on one device, bound to its palette buffer.
@@ -186,22 +224,24 @@ pub struct AnimGpu {
     params: wgpu::Buffer,
     group: wgpu::BindGroup,
     avatars: u32,
+    dispatch: [u32; 2],
 }
 
 impl AnimGpu {
-    /// Upload a world's animation data; the pass writes into `palettes`.
+    /// Upload a world's animation data (packed as [`AnimData::new`] does); the pass writes
+    /// into `palettes` with `dispatch` workgroups `[x, y]`, which must cover one thread per
+    /// avatar (see `limits.rs`).
     pub fn new(
         ctx: &GpuContext,
         pass: &AnimatePass,
-        world: &World,
+        data: &AnimData,
         palettes: &wgpu::Buffer,
+        dispatch: [u32; 2],
     ) -> Self {
-        let data = AnimData::new(world);
         let device = &ctx.device;
         let storage = |label: &str, bytes: &[u8]| {
-            // Empty arrays still need a binding: pad to one element.
             let mut contents = bytes.to_vec();
-            contents.resize(contents.len().max(64), 0);
+            contents.resize(storage_bytes(contents.len()) as usize, 0);
             device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
                 label: Some(label),
                 contents: &contents,
@@ -214,22 +254,20 @@ impl AnimGpu {
             usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        let buffers = [
-            storage("animate::avatars", bytemuck::cast_slice(&data.avatars)),
-            storage("animate::nodes", bytemuck::cast_slice(&data.nodes)),
-            storage("animate::bindings", bytemuck::cast_slice(&data.bindings)),
-            storage("animate::clips", bytemuck::cast_slice(&data.clips)),
-            storage("animate::channels", bytemuck::cast_slice(&data.channels)),
-            storage("animate::times", bytemuck::cast_slice(&data.times)),
-            storage("animate::values", bytemuck::cast_slice(&data.values)),
-        ];
-        let node_channels = storage(
-            "animate::node_channels",
-            bytemuck::cast_slice(&data.node_channels),
-        );
+        let [
+            avatars,
+            nodes,
+            bindings,
+            clips,
+            channels,
+            times,
+            values,
+            node_channels,
+        ] = data.buffers().map(|(label, bytes)| storage(label, bytes));
+        let buffers = [avatars, nodes, bindings, clips, channels, times, values];
         let globals = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("animate::globals"),
-            size: (data.global_count * 64).max(64) as u64,
+            size: data.globals_bytes(),
             usage: wgpu::BufferUsages::STORAGE,
             mapped_at_creation: false,
         });
@@ -267,6 +305,7 @@ impl AnimGpu {
             params,
             group,
             avatars: data.avatars.len() as u32,
+            dispatch,
         }
     }
 

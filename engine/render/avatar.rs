@@ -52,6 +52,46 @@ pub struct BatchDraws {
     pub level_params: [u32; super::cull_lod::MAX_LODS],
 }
 
+/// Group 0 of the pass: camera (dynamic), light, skinned vertices, instances, draw params
+/// (dynamic), palettes, visible list.
+pub(super) fn frame_entries() -> [wgpu::BindGroupLayoutEntry; 7] {
+    let vs = wgpu::ShaderStages::VERTEX;
+    let fs = wgpu::ShaderStages::FRAGMENT;
+    [
+        uniform(0, true, vs),
+        uniform(1, false, fs),
+        storage_entry(2, true, vs),
+        storage_entry(3, true, vs),
+        uniform(4, true, vs),
+        storage_entry(5, true, vs),
+        storage_entry(6, true, vs),
+    ]
+}
+
+/// Group 1 of the pass: material uniform, base colour texture, sampler.
+pub(super) fn material_entries() -> [wgpu::BindGroupLayoutEntry; 3] {
+    let fs = wgpu::ShaderStages::FRAGMENT;
+    [
+        uniform(0, false, wgpu::ShaderStages::VERTEX_FRAGMENT),
+        wgpu::BindGroupLayoutEntry {
+            binding: 1,
+            visibility: fs,
+            ty: wgpu::BindingType::Texture {
+                sample_type: wgpu::TextureSampleType::Float { filterable: true },
+                view_dimension: wgpu::TextureViewDimension::D2,
+                multisampled: false,
+            },
+            count: None,
+        },
+        wgpu::BindGroupLayoutEntry {
+            binding: 2,
+            visibility: fs,
+            ty: wgpu::BindingType::Sampler(wgpu::SamplerBindingType::Filtering),
+            count: None,
+        },
+    ]
+}
+
 /// Pipelines, layouts, sampler and fallback texture of the avatar pass, built once per device.
 pub struct AvatarPass {
     preskinned: wgpu::RenderPipeline,
@@ -71,42 +111,13 @@ impl AvatarPass {
     /// Build the pipeline on a device.
     pub fn new(ctx: &GpuContext) -> Self {
         let device = &ctx.device;
-        let vs = wgpu::ShaderStages::VERTEX;
-        let vf = wgpu::ShaderStages::VERTEX_FRAGMENT;
-        let fs = wgpu::ShaderStages::FRAGMENT;
         let frame_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("avatar::frame_layout"),
-            entries: &[
-                uniform(0, true, vs),
-                uniform(1, false, fs),
-                storage_entry(2, true, vs),
-                storage_entry(3, true, vs),
-                uniform(4, true, vs),
-                storage_entry(5, true, vs),
-                storage_entry(6, true, vs),
-            ],
+            entries: &frame_entries(),
         });
         let material_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("avatar::material_layout"),
-            entries: &[
-                uniform(0, false, vf),
-                wgpu::BindGroupLayoutEntry {
-                    binding: 1,
-                    visibility: fs,
-                    ty: wgpu::BindingType::Texture {
-                        sample_type: wgpu::TextureSampleType::Float { filterable: true },
-                        view_dimension: wgpu::TextureViewDimension::D2,
-                        multisampled: false,
-                    },
-                    count: None,
-                },
-                wgpu::BindGroupLayoutEntry {
-                    binding: 2,
-                    visibility: fs,
-                    ty: wgpu::BindingType::Sampler(wgpu::SamplerBindingType::Filtering),
-                    count: None,
-                },
-            ],
+            entries: &material_entries(),
         });
         let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
             label: Some("avatar::pipeline_layout"),

@@ -11,8 +11,12 @@
 //! The CPU twin [`cull_lod_cpu`] computes the same choice. It tests spheres exactly, while the
 //! GPU keeps spheres within a small margin outside a plane, so the GPU never drops an avatar
 //! the CPU finds visible.
+//!
+//! Both entry points run one thread per item (avatar, draw); more than
+//! `max_compute_workgroups_per_dimension` workgroups are folded into x and y
+//! ([`crate::gpu::split_workgroups`]).
 
-use super::gpu_data::{BatchLod, CullParams, GpuInstance};
+use super::gpu_data::{BatchLod, CullParams, DrawIndexedIndirect, GpuInstance};
 use super::skin::{storage_entry, uniform};
 use crate::gpu::GpuContext;
 use crate::scene::{Camera, LodSettings};
@@ -23,6 +27,77 @@ pub const WORKGROUP: u32 = 64;
 /// Levels per asset the pass handles (the chain length of `assets::lod`; keep `MAX_LODS` in
 /// shaders/shared/types.wgsl equal).
 pub const MAX_LODS: usize = crate::assets::lod::LOD_RATIOS.len();
+
+/// The sizes of one scene's cull + LOD buffers, in bytes (checked against the device's limits
+/// in `limits.rs` before anything is created).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct CullLodSizes {
+    /// LOD tables, one [`BatchLod`] per batch (shared by the targets).
+    pub batch_lods: u64,
+    /// The counts slot of each indirect draw (shared).
+    pub draw_slots: u64,
+    /// Per avatar, the finest level any target draws it at (shared with the skin pass).
+    pub needed: u64,
+    /// Per target: each avatar's level last frame.
+    pub state: u64,
+    /// Per target: the avatars per (batch, level).
+    pub counts: u64,
+    /// Per target: the visible lists, `MAX_LODS` regions per batch.
+    pub visible: u64,
+    /// Per target: the indirect draws.
+    pub draws: u64,
+}
+
+impl CullLodSizes {
+    /// Sizes for `avatars` avatars in `batches` batches drawn with `draws` indirect draws.
+    pub fn new(avatars: u64, batches: u64, draws: u64) -> Self {
+        Self {
+            batch_lods: batches * size_of::<BatchLod>() as u64,
+            draw_slots: draws * 4,
+            needed: avatars * 4,
+            state: avatars * 4,
+            counts: counts_bytes(batches),
+            visible: avatars * MAX_LODS as u64 * 4,
+            draws: draws.max(1) * size_of::<DrawIndexedIndirect>() as u64,
+        }
+    }
+}
+
+/// Bytes of one target's counts: one `u32` per (batch, level), at least one.
+pub(super) fn counts_bytes(batches: u64) -> u64 {
+    (batches * MAX_LODS as u64 * 4).max(4)
+}
+
+/// Workgroups of a dispatch with one thread per item (at least one workgroup).
+pub(super) fn workgroups(items: u64) -> u64 {
+    items.div_ceil(u64::from(WORKGROUP)).max(1)
+}
+
+/// Workgroups `[x, y]` of one target's `cull` and `finalize` dispatches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CullDispatch {
+    /// One thread per avatar.
+    pub cull: [u32; 2],
+    /// One thread per indirect draw.
+    pub finalize: [u32; 2],
+}
+
+/// Group 0 of the pass: params (dynamic), instances, batches, state, counts, visible, draws,
+/// draw slots, needed levels.
+pub(super) fn layout_entries() -> [wgpu::BindGroupLayoutEntry; 9] {
+    let cs = wgpu::ShaderStages::COMPUTE;
+    [
+        uniform(0, true, cs),
+        storage_entry(1, true, cs),
+        storage_entry(2, true, cs),
+        storage_entry(3, false, cs),
+        storage_entry(4, false, cs),
+        storage_entry(5, false, cs),
+        storage_entry(6, false, cs),
+        storage_entry(7, true, cs),
+        storage_entry(8, false, cs),
+    ]
+}
 
 /// Pipelines and layout of the pass, built once per device.
 pub struct CullLodPass {
@@ -37,20 +112,9 @@ impl CullLodPass {
     /// Build the pipelines on a device.
     pub fn new(ctx: &GpuContext) -> Self {
         let device = &ctx.device;
-        let cs = wgpu::ShaderStages::COMPUTE;
         let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("cull_lod::layout"),
-            entries: &[
-                uniform(0, true, cs),
-                storage_entry(1, true, cs),
-                storage_entry(2, true, cs),
-                storage_entry(3, false, cs),
-                storage_entry(4, false, cs),
-                storage_entry(5, false, cs),
-                storage_entry(6, false, cs),
-                storage_entry(7, true, cs),
-                storage_entry(8, false, cs),
-            ],
+            entries: &layout_entries(),
         });
         let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
             label: Some("cull_lod::pipeline_layout"),
@@ -85,8 +149,7 @@ impl CullLodPass {
         encoder: &mut wgpu::CommandEncoder,
         group: &wgpu::BindGroup,
         params_offset: u32,
-        avatars: u32,
-        draws: u32,
+        dispatch: CullDispatch,
     ) {
         let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
             label: Some("cull_lod::pass"),
@@ -94,9 +157,9 @@ impl CullLodPass {
         });
         pass.set_bind_group(0, group, &[params_offset]);
         pass.set_pipeline(&self.cull);
-        pass.dispatch_workgroups(avatars.div_ceil(WORKGROUP).max(1), 1, 1);
+        pass.dispatch_workgroups(dispatch.cull[0], dispatch.cull[1], 1);
         pass.set_pipeline(&self.finalize);
-        pass.dispatch_workgroups(draws.div_ceil(WORKGROUP).max(1), 1, 1);
+        pass.dispatch_workgroups(dispatch.finalize[0], dispatch.finalize[1], 1);
     }
 }
 
@@ -224,7 +287,7 @@ pub struct StatsLayout {
 impl StatsLayout {
     /// Bytes of one target's counts.
     pub fn counts_bytes(&self) -> u64 {
-        (self.triangles.len() * 4).max(4) as u64
+        counts_bytes((self.triangles.len() / MAX_LODS) as u64)
     }
 
     /// Stats from one target's counts.

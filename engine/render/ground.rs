@@ -5,6 +5,17 @@ use super::avatar::{color_target, depth_state};
 use super::skin::uniform;
 use crate::gpu::GpuContext;
 
+/// Group 0 of the pass: camera (dynamic), light, ground constants.
+pub(super) fn layout_entries() -> [wgpu::BindGroupLayoutEntry; 3] {
+    let vs = wgpu::ShaderStages::VERTEX;
+    let vf = wgpu::ShaderStages::VERTEX_FRAGMENT;
+    [
+        uniform(0, true, vs),
+        uniform(1, false, vf),
+        uniform(2, false, vf),
+    ]
+}
+
 /// Pipeline and layout of the ground pass, built once per device.
 pub struct GroundPass {
     pipeline: wgpu::RenderPipeline,
@@ -16,15 +27,9 @@ impl GroundPass {
     /// Build the pipeline on a device.
     pub fn new(ctx: &GpuContext) -> Self {
         let device = &ctx.device;
-        let vs = wgpu::ShaderStages::VERTEX;
-        let vf = wgpu::ShaderStages::VERTEX_FRAGMENT;
         let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("ground::layout"),
-            entries: &[
-                uniform(0, true, vs),
-                uniform(1, false, vf),
-                uniform(2, false, vf),
-            ],
+            entries: &layout_entries(),
         });
         let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
             label: Some("ground::pipeline_layout"),

@@ -30,8 +30,54 @@ pub struct GpuMesh {
     pub rest: wgpu::Buffer,
 }
 
+/// The sizes of an asset's GPU copy, known before anything is created (checked against the
+/// device's limits in `limits.rs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct MeshSizes {
+    /// Vertices per avatar.
+    pub vertices: u64,
+    /// Bytes of the rest vertices (a storage binding of the skin pass and a vertex buffer).
+    pub rest_bytes: u64,
+    /// Bytes of the UV vertex buffer.
+    pub uv_bytes: u64,
+    /// Indices of every level.
+    pub indices: u64,
+    /// Bytes of the index buffer.
+    pub index_bytes: u64,
+    /// Per submesh: its material's name and texture size, if it has a texture.
+    pub textures: Vec<(String, u32, u32)>,
+}
+
+impl MeshSizes {
+    /// The sizes [`GpuMesh::new`] will allocate for `asset`.
+    pub fn of(asset: &Asset) -> Self {
+        let vertices = asset.mesh.vertices.len() as u64;
+        let indices: u64 = asset.lods().iter().map(|l| l.indices.len() as u64).sum();
+        let textures = asset
+            .mesh
+            .submeshes
+            .iter()
+            .filter_map(|sm| asset.mesh.materials.get(sm.material))
+            .filter_map(|m| {
+                let t = m.texture.as_deref()?;
+                Some((m.name.clone(), t.width, t.height))
+            })
+            .collect();
+        Self {
+            vertices,
+            rest_bytes: vertices * size_of::<RestVertex>() as u64,
+            uv_bytes: vertices * size_of::<[f32; 2]>() as u64,
+            indices,
+            index_bytes: indices * size_of::<u32>() as u64,
+            textures,
+        }
+    }
+}
+
 impl GpuMesh {
-    /// Upload an asset.
+    /// Upload an asset. Check its sizes against the device's limits first (as
+    /// `SceneRenderer::new` does): wgpu reports a buffer or texture too large for the device as
+    /// a validation error, which makes the whole device unusable.
     pub fn new(ctx: &GpuContext, skin: &SkinPass, avatar: &AvatarPass, asset: &Asset) -> Self {
         let device = &ctx.device;
         let name = &asset.name;
@@ -88,6 +134,14 @@ impl GpuMesh {
                     .collect(),
             );
         }
+        debug_assert_eq!(
+            [rest.len(), uv.len(), all_indices.len()].map(|n| n as u64),
+            {
+                let s = MeshSizes::of(asset);
+                [s.vertices, s.vertices, s.indices]
+            },
+            "the limits check sized {name} differently"
+        );
         let indices = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some(&format!("mesh::indices[{name}]")),
             contents: bytemuck::cast_slice(&all_indices),

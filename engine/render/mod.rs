@@ -10,6 +10,10 @@
 //! applies the palettes); each target gets one raster pass (ground, then the indirect avatar
 //! draws) and a copy of its image and counts into a readback slot. Targets share the palettes,
 //! instances, skinning and meshes; only culling, LOD choice and rasterisation are per target.
+//!
+//! Before anything is created, [`limits`] sizes every buffer, binding, dispatch and texture a
+//! scene needs and checks them against the device's limits: a scene that does not fit fails
+//! with [`RenderError::ExceedsLimit`] and leaves the device untouched.
 
 /// The WGSL source of a pass: `shaders/shared/types.wgsl`, then (with `skinning`) the shared
 /// skinning snippet, then `shaders/<file>`.
@@ -39,19 +43,21 @@ pub mod bench;
 pub mod cull_lod;
 pub mod gpu_data;
 pub mod ground;
+pub mod limits;
 mod mesh;
 pub mod skin;
 mod target;
 
 pub use cull_lod::TargetStats;
+pub use limits::{FitReport, LimitExceeded, Need};
 pub use mesh::GpuMesh;
 pub use target::{ReadbackSlot, RenderTarget, TargetImage};
 
 use crate::gpu::{GpuContext, GpuError, GpuTimer, ReadbackError, read_buffer};
-use crate::scene::{FrameAnimation, Skinning, World};
+use crate::scene::{FrameAnimation, World};
 use animate::{AnimGpu, AnimatePass};
 use avatar::{AvatarPass, BatchDraws};
-use cull_lod::{CullLodPass, MAX_LODS, StatsLayout};
+use cull_lod::{CullDispatch, CullLodPass, MAX_LODS, StatsLayout};
 use glam::{Mat4, Vec3};
 use gpu_data::{
     BatchLod, BatchParams, CameraUniform, CullParams, DrawIndexedIndirect, DrawParams, GpuInstance,
@@ -66,15 +72,18 @@ use std::sync::{Arc, Mutex};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RenderError {
-    /// The scene does not fit this device.
-    #[error("scene {scene:?} does not fit adapter {adapter}: {message}")]
-    TooLarge {
+    /// The scene needs more than this device allows ([`limits::check_scene`]). Nothing was
+    /// created and the device is fine: render the scene on another adapter, make it smaller,
+    /// and keep using this device for other scenes. [`Self::is_does_not_fit`] tells this
+    /// apart from errors that mean the device failed.
+    #[error("scene {scene:?} does not fit adapter {adapter}: {exceeded}")]
+    ExceedsLimit {
         /// Scene name.
         scene: String,
         /// Adapter label.
         adapter: String,
-        /// What exceeds which limit, and what to do.
-        message: String,
+        /// What exceeds which limit, by how much, and what to do.
+        exceeded: Box<LimitExceeded>,
     },
     /// A device error during the frame.
     #[error(transparent)]
@@ -84,13 +93,30 @@ pub enum RenderError {
     Readback(#[from] ReadbackError),
 }
 
+impl RenderError {
+    /// True when the scene does not fit the device ([`Self::ExceedsLimit`]): decline the scene
+    /// on this device, which stays in service. Every other error means the device failed.
+    pub fn is_does_not_fit(&self) -> bool {
+        matches!(self, Self::ExceedsLimit { .. })
+    }
+
+    /// The limit the scene exceeds, when it does not fit the device.
+    pub fn exceeded_limit(&self) -> Option<&LimitExceeded> {
+        match self {
+            Self::ExceedsLimit { exceeded, .. } => Some(exceeded),
+            _ => None,
+        }
+    }
+}
+
 /// GPU meshes by asset identity; the `Arc<Asset>` keeps the key's allocation alive.
 type MeshCache = HashMap<usize, (Arc<crate::assets::Asset>, Arc<GpuMesh>)>;
 
 /// Per-device renderer state shared by every scene on that device: pipelines and GPU meshes.
 pub struct FrameRenderer {
-    /// The animation pass (scenes with `animation: Gpu`).
-    pub animate: AnimatePass,
+    /// The animation pass (scenes with `animation: Gpu`), or the limit that keeps this device
+    /// from running it (it binds ten storage buffers); such scenes then do not fit the device.
+    pub animate: Result<AnimatePass, LimitExceeded>,
     /// The skin pass.
     pub skin: SkinPass,
     /// The cull + LOD pass.
@@ -106,7 +132,12 @@ impl FrameRenderer {
     /// Build the pipelines on a device (once; reused by every scene and frame).
     pub fn new(ctx: &GpuContext) -> Self {
         Self {
-            animate: AnimatePass::new(ctx),
+            animate: limits::pipeline_fits(
+                &ctx.limits,
+                animate::PIPELINE,
+                &[&animate::layout_entries()],
+            )
+            .map(|()| AnimatePass::new(ctx)),
             skin: SkinPass::new(ctx),
             cull_lod: CullLodPass::new(ctx),
             avatar: AvatarPass::new(ctx),
@@ -132,11 +163,11 @@ impl FrameRenderer {
     }
 }
 
-/// One skin-pass chunk: at most 65,535 instances (the dispatch limit per dimension).
+/// One skin-pass dispatch: at most `max_compute_workgroups_per_dimension` avatars of a batch.
 struct Chunk {
     mesh: Arc<GpuMesh>,
     params_offset: u32,
-    instances: u32,
+    dispatch: [u32; 3],
 }
 
 fn align(size: u64, to: u64) -> u64 {
@@ -170,6 +201,7 @@ pub struct SceneRenderer {
     batch_draws: Vec<BatchDraws>,
     draw_template: Vec<DrawIndexedIndirect>,
     vertex_skinning: bool,
+    cull_dispatch: CullDispatch,
     palettes: wgpu::Buffer,
     palette_len: usize,
     anim_gpu: Option<AnimGpu>,
@@ -196,44 +228,46 @@ pub struct SceneRenderer {
 }
 
 impl SceneRenderer {
-    /// Allocate everything a world needs on a device. Fails if the world exceeds device limits.
+    /// Check, without creating anything, that a world fits the device: every buffer, binding,
+    /// dispatch and texture [`Self::new`] would create, against `ctx.limits`
+    /// ([`limits::check_scene`]). A scene that does not fit gives
+    /// [`RenderError::ExceedsLimit`] naming the scene, the adapter, the limit, the size needed
+    /// and what to change.
+    pub fn check(ctx: &GpuContext, world: &World) -> Result<FitReport, RenderError> {
+        limits::check_scene(&ctx.limits, world).map_err(|exceeded| RenderError::ExceedsLimit {
+            scene: world.desc.name.clone(),
+            adapter: ctx.label.clone(),
+            exceeded: Box::new(exceeded),
+        })
+    }
+
+    /// Allocate everything a world needs on a device. Fails with
+    /// [`RenderError::ExceedsLimit`], before creating anything, when the world does not fit
+    /// the device's limits ([`Self::check`]; `ctx.limits` may be lowered to make tutti treat
+    /// the device as smaller than it is).
     pub fn new(
         ctx: &GpuContext,
         renderer: &FrameRenderer,
         world: &World,
     ) -> Result<Self, RenderError> {
-        let device = &ctx.device;
-        let name = world.desc.name.clone();
-        let too_large = |message: String| RenderError::TooLarge {
-            scene: name.clone(),
-            adapter: ctx.label.clone(),
-            message,
-        };
-        let meshes: Vec<Arc<GpuMesh>> =
-            world.assets.iter().map(|a| renderer.mesh(ctx, a)).collect();
-        let max_binding = ctx
-            .limits
-            .max_storage_buffer_binding_size
-            .min(ctx.limits.max_buffer_size);
-
-        // Where skinning runs.
-        let full_vertices: u64 = world
-            .avatars
-            .iter()
-            .map(|a| u64::from(meshes[a.asset].vertex_count))
-            .sum();
-        let full_bytes = full_vertices * size_of::<SkinnedVertex>() as u64;
-        let fits = full_bytes <= max_binding && full_vertices <= u64::from(u32::MAX);
-        let vertex_skinning = match world.desc.skinning {
-            Skinning::Vertex => true,
-            Skinning::Auto => !fits,
-            Skinning::Compute if fits => false,
-            Skinning::Compute => {
-                return Err(too_large(format!(
-                    "compute skinning needs {full_bytes} bytes of skinned vertices, the device binds at most {max_binding}; use `skinning: Vertex` or `Auto`, fewer avatars or a lower-detail asset"
-                )));
+        let plan = Self::check(ctx, world)?.plan;
+        let animate = match (&plan.animation, &renderer.animate) {
+            (None, _) => None,
+            (Some(animation), Ok(pass)) => Some((animation, pass)),
+            // Only where `ctx.limits` changed after the renderer was built.
+            (Some(_), Err(exceeded)) => {
+                return Err(RenderError::ExceedsLimit {
+                    scene: world.desc.name.clone(),
+                    adapter: ctx.label.clone(),
+                    exceeded: Box::new(exceeded.clone()),
+                });
             }
         };
+        let device = &ctx.device;
+        let name = world.desc.name.clone();
+        let meshes: Vec<Arc<GpuMesh>> =
+            world.assets.iter().map(|a| renderer.mesh(ctx, a)).collect();
+        let vertex_skinning = plan.vertex_skinning;
 
         // Instance data: placement, bounds, skinned-vertex ranges.
         let mut skinned_count: u64 = 0;
@@ -264,26 +298,11 @@ impl SceneRenderer {
                 }
             })
             .collect();
-        let palette_bytes = (world.palette_len * 64) as u64;
-        if palette_bytes > max_binding {
-            return Err(too_large(format!(
-                "joint palettes need {palette_bytes} bytes, the device binds at most {max_binding}; use fewer avatars"
-            )));
-        }
-        for t in &world.desc.targets {
-            let max = ctx.limits.max_texture_dimension_2d;
-            if t.width > max || t.height > max {
-                return Err(too_large(format!(
-                    "target {:?} is {}x{}, the device allows at most {max} pixels per side",
-                    t.name, t.width, t.height
-                )));
-            }
-        }
+        debug_assert_eq!(skinned_count, plan.skinned_vertices);
 
         // LOD tables, indirect draws (per batch: submesh-major, level-minor) and their
         // visible-list regions.
-        let ualign = u64::from(ctx.limits.min_uniform_buffer_offset_alignment);
-        let draw_params_stride = align(size_of::<DrawParams>() as u64, ualign);
+        let draw_params_stride = plan.draw_params_stride;
         let mut draw_params_bytes = vec![0u8; draw_params_stride as usize]; // slot 0: base 0
         let mut batch_lods = Vec::new();
         let mut batch_draws = Vec::new();
@@ -349,47 +368,47 @@ impl SceneRenderer {
             triangles,
             avatars: instances.len() as u32,
         });
-        let visible_bytes = (instances.len() * MAX_LODS * 4) as u64;
-        if visible_bytes > max_binding {
-            return Err(too_large(format!(
-                "the visible lists need {visible_bytes} bytes per target, the device binds at most {max_binding}; use fewer avatars"
-            )));
-        }
+        debug_assert_eq!(
+            [
+                size_of_val(batch_lods.as_slice()),
+                size_of_val(draw_slots.as_slice()),
+                size_of_val(draw_template.as_slice()).max(size_of::<DrawIndexedIndirect>()),
+            ]
+            .map(|n| n as u64),
+            [plan.cull.batch_lods, plan.cull.draw_slots, plan.cull.draws],
+            "the limits check sized the cull + LOD tables differently"
+        );
 
         // Skin-pass chunks and their params slots (compute skinning only).
-        let params_stride = align(size_of::<BatchParams>() as u64, ualign);
+        let params_stride = plan.batch_params_stride;
         let mut params_bytes = Vec::new();
-        let mut chunks = Vec::new();
-        if !vertex_skinning {
-            for b in &world.batches {
-                let mut first = b.first;
-                let end = b.first + b.count;
-                while first < end {
-                    let n = (end - first).min(65_535);
-                    let mut level_vertices = [0u32; 8];
-                    for (v, level) in level_vertices.iter_mut().zip(world.assets[b.asset].lods()) {
-                        *v = level.vertex_count;
-                    }
-                    let params_offset = push_slot(
-                        &mut params_bytes,
-                        &BatchParams {
-                            vertex_count: meshes[b.asset].vertex_count,
-                            first_instance: first,
-                            instance_count: n,
-                            _pad: 0,
-                            level_vertices,
-                        },
-                        params_stride,
-                    );
-                    chunks.push(Chunk {
-                        mesh: meshes[b.asset].clone(),
-                        params_offset,
-                        instances: n,
-                    });
-                    first += n;
+        let chunks: Vec<Chunk> = plan
+            .skin_chunks
+            .iter()
+            .map(|c| {
+                let asset = world.batches[c.batch].asset;
+                let mut level_vertices = [0u32; 8];
+                for (v, level) in level_vertices.iter_mut().zip(world.assets[asset].lods()) {
+                    *v = level.vertex_count;
                 }
-            }
-        }
+                let params_offset = push_slot(
+                    &mut params_bytes,
+                    &BatchParams {
+                        vertex_count: meshes[asset].vertex_count,
+                        first_instance: c.first_instance,
+                        instance_count: c.instances,
+                        _pad: 0,
+                        level_vertices,
+                    },
+                    params_stride,
+                );
+                Chunk {
+                    mesh: meshes[asset].clone(),
+                    params_offset,
+                    dispatch: c.dispatch,
+                }
+            })
+            .collect();
         // The skin group binds one slot even when nothing is skinned in a compute pass.
         params_bytes.resize(params_bytes.len().max(params_stride as usize), 0);
         let init = |label: &str, contents: &[u8], usage: wgpu::BufferUsages| {
@@ -434,32 +453,25 @@ impl SceneRenderer {
         let storage = wgpu::BufferUsages::STORAGE;
         let palettes = buffer(
             "scene::palettes",
-            palette_bytes,
+            plan.palettes,
             storage | copy_dst | wgpu::BufferUsages::COPY_SRC,
         );
-        let anim_gpu = if world.animates_on_gpu() {
-            Some(AnimGpu::new(ctx, &renderer.animate, world, &palettes))
-        } else {
-            None
-        };
-        let instance_buffer = buffer(
-            "scene::instances",
-            (instances.len() * size_of::<GpuInstance>()) as u64,
-            storage | copy_dst,
-        );
+        let anim_gpu = animate
+            .map(|((data, dispatch), pass)| AnimGpu::new(ctx, pass, data, &palettes, *dispatch));
+        let instance_buffer = buffer("scene::instances", plan.instances, storage | copy_dst);
         let skinned = buffer(
             "scene::skinned",
-            skinned_count * size_of::<SkinnedVertex>() as u64,
+            plan.skinned,
             storage | wgpu::BufferUsages::COPY_SRC,
         );
         let n_targets = world.desc.targets.len() as u64;
-        let camera_stride = align(size_of::<CameraUniform>() as u64, ualign);
+        let camera_stride = plan.camera_stride;
         let cameras = buffer(
             "scene::cameras",
             camera_stride * n_targets,
             wgpu::BufferUsages::UNIFORM | copy_dst,
         );
-        let cull_stride = align(size_of::<CullParams>() as u64, ualign);
+        let cull_stride = plan.cull_stride;
         let cull_params = buffer(
             "scene::cull_params",
             cull_stride * n_targets,
@@ -488,11 +500,7 @@ impl SceneRenderer {
                 })
                 .collect()
         }
-        let needed = buffer(
-            "scene::needed_levels",
-            (instances.len() * 4) as u64,
-            storage | copy_dst,
-        );
+        let needed = buffer("scene::needed_levels", plan.cull.needed, storage | copy_dst);
         let skin_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("scene::skin_group"),
             layout: &renderer.skin.frame_layout,
@@ -545,13 +553,9 @@ impl SceneRenderer {
             .iter()
             .map(|t| {
                 let label = |what: &str| format!("scene::{what}[{name}/{}]", t.name);
-                let state = buffer(
-                    &label("lod_state"),
-                    (instances.len() * 4) as u64,
-                    storage | copy_dst,
-                );
+                let state = buffer(&label("lod_state"), plan.cull.state, storage | copy_dst);
                 let copy_src = wgpu::BufferUsages::COPY_SRC;
-                let visible = buffer(&label("visible"), visible_bytes, storage | copy_src);
+                let visible = buffer(&label("visible"), plan.cull.visible, storage | copy_src);
                 let draws = init(
                     &label("draws"),
                     if draw_bytes.is_empty() {
@@ -609,12 +613,13 @@ impl SceneRenderer {
             batch_draws,
             draw_template,
             vertex_skinning,
+            cull_dispatch: plan.cull_dispatch,
             palettes,
             palette_len: world.palette_len,
             anim_gpu,
             _instance_buffer: instance_buffer,
             skinned,
-            skinned_count,
+            skinned_count: plan.skinned_vertices,
             cameras,
             camera_stride,
             cull_params,
@@ -638,7 +643,7 @@ impl SceneRenderer {
         &self.world_name
     }
 
-    /// True when avatars are skinned in the vertex stage (see [`Skinning`]).
+    /// True when avatars are skinned in the vertex stage (see [`crate::scene::Skinning`]).
     pub fn vertex_skinning(&self) -> bool {
         self.vertex_skinning
     }
@@ -808,8 +813,8 @@ impl SceneRenderer {
         if let Some(t) = timer {
             t.begin(&mut encoder);
         }
-        if let Some(anim) = &self.anim_gpu {
-            renderer.animate.record(&mut encoder, anim);
+        if let (Some(anim), Ok(pass)) = (&self.anim_gpu, &renderer.animate) {
+            pass.record(&mut encoder, anim);
         }
         // Cull and pick levels in every target first: the skin pass then skins each avatar
         // only as far as the finest level any target draws it at.
@@ -820,15 +825,14 @@ impl SceneRenderer {
                 &mut encoder,
                 &gpu.cull_group,
                 (i as u64 * self.cull_stride) as u32,
-                self.instances.len() as u32,
-                self.draw_template.len() as u32,
+                self.cull_dispatch,
             );
         }
         if !self.vertex_skinning {
-            let chunks: Vec<(&GpuMesh, u32, u32)> = self
+            let chunks: Vec<(&GpuMesh, u32, [u32; 3])> = self
                 .chunks
                 .iter()
-                .map(|c| (c.mesh.as_ref(), c.params_offset, c.instances))
+                .map(|c| (c.mesh.as_ref(), c.params_offset, c.dispatch))
                 .collect();
             renderer
                 .skin

@@ -4,10 +4,17 @@
 
 use super::avatar::{COLOR_FORMAT, DEPTH_FORMAT};
 use super::cull_lod::{StatsLayout, TargetStats};
-use crate::gpu::{GpuContext, encode_texture_copy, padded_row_bytes, unpad_rows};
+use crate::gpu::{GpuContext, encode_texture_copy, unpad_rows};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Bytes of one target's readback staging buffer: `height` rows of `width` RGBA8 pixels, each
+/// row padded to wgpu's copy alignment (as [`crate::gpu::padded_row_bytes`], without overflow).
+pub(super) fn staging_bytes(width: u32, height: u32) -> u64 {
+    let align = u64::from(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT);
+    (u64::from(width) * 4).div_ceil(align) * align * u64::from(height)
+}
 
 /// One output target on one device.
 pub struct RenderTarget {
@@ -106,7 +113,7 @@ impl ReadbackSlot {
             .map(|t| {
                 let buffer = ctx.device.create_buffer(&wgpu::BufferDescriptor {
                     label: Some(&format!("readback::staging[{scene}/{}]", t.name)),
-                    size: u64::from(padded_row_bytes(t.width)) * u64::from(t.height),
+                    size: staging_bytes(t.width, t.height),
                     usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ,
                     mapped_at_creation: false,
                 });

@@ -84,8 +84,9 @@ impl Default for LodSettings {
 /// Where avatars are skinned.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Skinning {
-    /// `Compute` while every avatar's full-detail skinned vertices fit in
-    /// 2,097,152 vertices (64 MiB) and the device's binding limit, `Vertex` beyond.
+    /// `Compute` while the compute skin pass fits the device (every avatar's full-detail
+    /// skinned vertices in one storage binding, each mesh's dispatch; see `render::limits`),
+    /// `Vertex` beyond.
     #[default]
     Auto,
     /// A compute pass skins every avatar once per frame into a buffer every target draws from.

@@ -41,5 +41,12 @@ struct BatchParams {
     level_vertices: array<vec4<u32>, 2>,
 }
 
+// A workgroup's number in a dispatch whose workgroups were folded into two dimensions
+// (engine/gpu/dispatch.rs, `split_workgroups`): `low` counts up to `extent` (that dimension's
+// `num_workgroups`), then `high` goes up by one. Passes skip the numbers past their count.
+fn folded_workgroup(low: u32, high: u32, extent: u32) -> u32 {
+    return high * extent + low;
+}
+
 // Levels of detail per asset (engine/assets/lod.rs builds eight; MAX_LODS in render/cull_lod.rs).
 const MAX_LODS: u32 = 8u;
