@@ -58,6 +58,23 @@ pub fn llvmpipe() -> Option<GpuContext> {
     open_or_skip("gl", "llvmpipe")
 }
 
+/// A fresh device on lavapipe that enforces the adapter's limits as changed by `edit` (each
+/// at most the adapter's): wgpu rejects anything beyond them.
+pub fn lavapipe_with_limits(edit: impl FnOnce(&mut wgpu::Limits)) -> Option<GpuContext> {
+    let Some(index) = find("vulkan") else {
+        // Reports the absence: a panic under TUTTI_REQUIRE_ADAPTERS=1, else SKIPPED.
+        return lavapipe();
+    };
+    let entry = &discovery().adapters[index];
+    let mut limits = entry.limits();
+    edit(&mut limits);
+    Some(
+        entry
+            .open_with_limits(limits)
+            .unwrap_or_else(|e| panic!("lavapipe with lowered limits: {e}")),
+    )
+}
+
 /// Both software adapters, lavapipe first.
 pub fn software_adapters() -> Vec<GpuContext> {
     [lavapipe(), llvmpipe()].into_iter().flatten().collect()
