@@ -9,7 +9,8 @@
 //!   files are left in place: deleting one while another process opens it would let two runs
 //!   hold "the" lock.
 //! - **Stale temporaries.** A run removes only temporary files whose writer is provably gone
-//!   (see [`super::writer::remove_stale_temporary`]), never those another live process writes.
+//!   (see [`remove_stale_temporary`](super::remove_stale_temporary)), never those another live
+//!   process writes.
 //!
 //! - **One shard count per folder.** At start a run also looks at the other runs' lock files:
 //!   if a live run with another `--shard` count (or an unsharded run next to a sharded one)

@@ -26,8 +26,8 @@ pub use lock::{LockError, OutputLock};
 pub use manifest::{ManifestEntry, ManifestError, MergeSummary, merge};
 pub use plan::{Plan, PlanError, PlanScene, Shard, WorkItem};
 pub use writer::{
-    Compression, WriteError, encode_png, encode_png_with, frame_path, write_atomic,
-    write_png_atomic,
+    Compression, STALE_EMPTY_TEMPORARY, WriteError, encode_png, encode_png_with, frame_path,
+    is_temporary_name, process_token, remove_stale_temporary, write_atomic, write_png_atomic,
 };
 
 use crate::gpu::GpuContext;
