@@ -9,7 +9,7 @@
 //!   files are left in place: deleting one while another process opens it would let two runs
 //!   hold "the" lock.
 //! - **Stale temporaries.** A run removes only temporary files whose writer is provably gone
-//!   (see [`remove_stale_temporary`](super::remove_stale_temporary)), never those another live
+//!   (see [`super::remove_stale_temporary`]), never those another live
 //!   process writes.
 //!
 //! - **One shard count per folder.** At start a run also looks at the other runs' lock files:
