@@ -504,46 +504,9 @@ fn bench_offscreen(json: bool, quick: bool, spec: &AdapterSpec) -> Result<ExitCo
     let r = tutti::offscreen::bench::run(&devices, &scene, frames, Compression::Fast)
         .map_err(anyhow::Error::msg)?;
     if json {
-        let pipelined: serde_json::Map<String, serde_json::Value> = r
-            .pipelined_fps
-            .iter()
-            .map(|(a, f)| (a.clone(), serde_json::json!(f)))
-            .collect();
-        let value = serde_json::json!({
-            "frames": r.frames,
-            "sequential_adapter": r.sequential_adapter,
-            "sequential_fps": r.sequential_fps,
-            "pipelined_fps": pipelined,
-            "all_fps": r.all_fps,
-            "ratio": r.ratio,
-            "scaling_efficiency": r.scaling_efficiency,
-            "bottleneck_stage": r.bottleneck.0,
-            "bottleneck_utilisation": r.bottleneck.1,
-        });
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        println!("{}", serde_json::to_string_pretty(&r.to_json())?);
     } else {
-        println!(
-            "offscreen batch: default scene, {} frames x 2 targets",
-            r.frames
-        );
-        println!(
-            "  sequential loop on {}: {:.1} frames/s",
-            r.sequential_adapter, r.sequential_fps
-        );
-        for (a, f) in &r.pipelined_fps {
-            println!("  pipelined on {a} alone: {f:.1} frames/s");
-        }
-        println!("  pipelined on all adapters: {:.1} frames/s", r.all_fps);
-        println!("  pipelined / sequential: {:.2}x", r.ratio);
-        println!(
-            "  scaling efficiency (all / sum of each alone): {:.2}",
-            r.scaling_efficiency
-        );
-        println!(
-            "  bottleneck (pipelined, first adapter): {} at {:.0}% utilisation",
-            r.bottleneck.0,
-            100.0 * r.bottleneck.1
-        );
+        println!("{r}");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -567,7 +530,7 @@ fn bench_lod(
     spec: &AdapterSpec,
     exec: &Executor,
 ) -> Result<ExitCode> {
-    use tutti::render::bench::{LodBenchConfig, MULTIRES_TARGETS};
+    use tutti::render::bench::LodBenchConfig;
     let discovery = Discovery::run();
     let ctx = &discovery.open_first(spec)?;
     let mut cfg = LodBenchConfig::new(quick);
@@ -580,78 +543,9 @@ fn bench_lod(
     })
     .map_err(anyhow::Error::msg)?;
     if json {
-        let cpu_frame_ms: serde_json::Map<String, serde_json::Value> = r
-            .cpu
-            .iter()
-            .map(|c| (c.avatars.to_string(), serde_json::json!(c.frame_ms)))
-            .collect();
-        let cpu_frame_ms_gpu_animation: serde_json::Map<String, serde_json::Value> = r
-            .cpu
-            .iter()
-            .map(|c| {
-                (
-                    c.avatars.to_string(),
-                    serde_json::json!(c.gpu_animation_frame_ms),
-                )
-            })
-            .collect();
-        let mut value = serde_json::to_value(&r)?;
-        value["cpu_frame_ms"] = serde_json::Value::Object(cpu_frame_ms);
-        value["cpu_frame_ms_gpu_animation"] = serde_json::Value::Object(cpu_frame_ms_gpu_animation);
-        println!("{}", serde_json::to_string_pretty(&value)?);
-        return Ok(ExitCode::SUCCESS);
-    }
-    let skinning = if r.vertex_skinning {
-        "vertex"
+        println!("{}", serde_json::to_string_pretty(&r.to_json())?);
     } else {
-        "compute"
-    };
-    println!(
-        "GPU-driven crowd on {}: {} humanoid:medium avatars, {skinning} skinning",
-        r.adapter, r.avatars
-    );
-    let clock = if r.lod.gpu_ms.is_some() {
-        "GPU time (timestamps)"
-    } else {
-        "wall time (no timestamp queries)"
-    };
-    println!("  frame times are {clock}; wall time from submit to completion in brackets");
-    let row = |name: &str, f: &tutti::render::bench::GpuFigure| {
-        println!(
-            "  {name:<40} {:>9.2} ms ({:>8.2} ms)  {:>9} avatars drawn  {:>11} triangles  {:>9.0} avatars per 16.7 ms",
-            f.frame_ms, f.wall_ms, f.drawn, f.triangles, f.avatars_per_16_7ms
-        )
-    };
-    row("1920x1080, automatic LOD", &r.lod);
-    row("1920x1080, level 0 forced (baseline)", &r.lod0);
-    row(
-        &format!("{} targets, automatic LOD", MULTIRES_TARGETS.len()),
-        &r.multires,
-    );
-    row(
-        "1920x1080, automatic LOD, GPU animation",
-        &r.lod_gpu_animation,
-    );
-    println!(
-        "  lod_speedup (level 0 forced / automatic): {:.2}x",
-        r.lod_speedup
-    );
-    println!(
-        "  multires_ratio (four targets / 1920x1080 alone): {:.2}x (goal <= 1.3)",
-        r.multires_ratio
-    );
-    println!("  CPU frame time (frame graph + record and submit; baseline: sequential animation):");
-    for c in &r.cpu {
-        println!(
-            "  {:>7} avatars: {:>8.2} ms (animate {:.2} ms, submit {:.2} ms; sequential animate {:.2} ms, {:.2}x); with GPU animation {:.2} ms",
-            c.avatars,
-            c.frame_ms,
-            c.animate_ms,
-            c.submit_ms,
-            c.sequential_animate_ms,
-            c.animate_speedup,
-            c.gpu_animation_frame_ms
-        );
+        println!("{r}");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -99,3 +99,60 @@ pub fn run(
         bottleneck: first_bottleneck,
     })
 }
+
+impl OffscreenBench {
+    /// The figures as JSON (`tutti bench offscreen --json`).
+    pub fn to_json(&self) -> serde_json::Value {
+        let pipelined: serde_json::Map<String, serde_json::Value> = self
+            .pipelined_fps
+            .iter()
+            .map(|(a, f)| (a.clone(), serde_json::json!(f)))
+            .collect();
+        serde_json::json!({
+            "frames": self.frames,
+            "sequential_adapter": self.sequential_adapter,
+            "sequential_fps": self.sequential_fps,
+            "pipelined_fps": pipelined,
+            "all_fps": self.all_fps,
+            "ratio": self.ratio,
+            "scaling_efficiency": self.scaling_efficiency,
+            "bottleneck_stage": self.bottleneck.0,
+            "bottleneck_utilisation": self.bottleneck.1,
+        })
+    }
+}
+
+impl std::fmt::Display for OffscreenBench {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "offscreen batch: default scene, {} frames x 2 targets",
+            self.frames
+        )?;
+        writeln!(
+            f,
+            "  sequential loop on {}: {:.1} frames/s",
+            self.sequential_adapter, self.sequential_fps
+        )?;
+        for (a, fps) in &self.pipelined_fps {
+            writeln!(f, "  pipelined on {a} alone: {fps:.1} frames/s")?;
+        }
+        writeln!(
+            f,
+            "  pipelined on all adapters: {:.1} frames/s",
+            self.all_fps
+        )?;
+        writeln!(f, "  pipelined / sequential: {:.2}x", self.ratio)?;
+        writeln!(
+            f,
+            "  scaling efficiency (all / sum of each alone): {:.2}",
+            self.scaling_efficiency
+        )?;
+        write!(
+            f,
+            "  bottleneck (pipelined, first adapter): {} at {:.0}% utilisation",
+            self.bottleneck.0,
+            100.0 * self.bottleneck.1
+        )
+    }
+}

@@ -417,3 +417,90 @@ mod tests {
         }
     }
 }
+
+impl LodBench {
+    /// The figures as JSON (`tutti bench lod --json`): every field, plus `cpu_frame_ms` and
+    /// `cpu_frame_ms_gpu_animation` keyed by avatar count.
+    pub fn to_json(&self) -> serde_json::Value {
+        let by_count = |pick: fn(&CpuFigure) -> f64| -> serde_json::Value {
+            self.cpu
+                .iter()
+                .map(|c| (c.avatars.to_string(), serde_json::json!(pick(c))))
+                .collect::<serde_json::Map<_, _>>()
+                .into()
+        };
+        let mut value = serde_json::to_value(self).unwrap_or_default();
+        value["cpu_frame_ms"] = by_count(|c| c.frame_ms);
+        value["cpu_frame_ms_gpu_animation"] = by_count(|c| c.gpu_animation_frame_ms);
+        value
+    }
+}
+
+impl std::fmt::Display for LodBench {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let skinning = if self.vertex_skinning {
+            "vertex"
+        } else {
+            "compute"
+        };
+        writeln!(
+            f,
+            "GPU-driven crowd on {}: {} humanoid:medium avatars, {skinning} skinning",
+            self.adapter, self.avatars
+        )?;
+        let clock = if self.lod.gpu_ms.is_some() {
+            "GPU time (timestamps)"
+        } else {
+            "wall time (no timestamp queries)"
+        };
+        writeln!(
+            f,
+            "  frame times are {clock}; wall time from submit to completion in brackets"
+        )?;
+        let mut row = |name: &str, g: &GpuFigure| {
+            writeln!(
+                f,
+                "  {name:<40} {:>9.2} ms ({:>8.2} ms)  {:>9} avatars drawn  {:>11} triangles  {:>9.0} avatars per 16.7 ms",
+                g.frame_ms, g.wall_ms, g.drawn, g.triangles, g.avatars_per_16_7ms
+            )
+        };
+        row("1920x1080, automatic LOD", &self.lod)?;
+        row("1920x1080, level 0 forced (baseline)", &self.lod0)?;
+        row(
+            &format!("{} targets, automatic LOD", MULTIRES_TARGETS.len()),
+            &self.multires,
+        )?;
+        row(
+            "1920x1080, automatic LOD, GPU animation",
+            &self.lod_gpu_animation,
+        )?;
+        writeln!(
+            f,
+            "  lod_speedup (level 0 forced / automatic): {:.2}x",
+            self.lod_speedup
+        )?;
+        writeln!(
+            f,
+            "  multires_ratio (four targets / 1920x1080 alone): {:.2}x (goal <= 1.3)",
+            self.multires_ratio
+        )?;
+        write!(
+            f,
+            "  CPU frame time (frame graph + record and submit; baseline: sequential animation):"
+        )?;
+        for c in &self.cpu {
+            write!(
+                f,
+                "\n  {:>7} avatars: {:>8.2} ms (animate {:.2} ms, submit {:.2} ms; sequential animate {:.2} ms, {:.2}x); with GPU animation {:.2} ms",
+                c.avatars,
+                c.frame_ms,
+                c.animate_ms,
+                c.submit_ms,
+                c.sequential_animate_ms,
+                c.animate_speedup,
+                c.gpu_animation_frame_ms
+            )?;
+        }
+        Ok(())
+    }
+}
