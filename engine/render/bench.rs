@@ -394,30 +394,6 @@ pub fn run(
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn crowd_scene_text_parses_with_the_requested_count_and_targets() {
-        for n in [1, 7, 1_000, 10_001] {
-            let w = crowd_world(
-                n,
-                &MULTIRES_TARGETS,
-                Some(2),
-                (Skinning::Vertex, Animation::Gpu),
-            )
-            .expect("parses");
-            assert_eq!(w.avatars.len(), n as usize);
-            assert_eq!(w.desc.targets.len(), 4);
-            assert_eq!(w.desc.lod.force, Some(2));
-            assert!(w.desc.environment.ground.is_some());
-            assert_eq!(w.desc.skinning, Skinning::Vertex);
-            assert!(w.animates_on_gpu());
-        }
-    }
-}
-
 impl LodBench {
     /// The figures as JSON (`tutti bench lod --json`): every field, plus `cpu_frame_ms` and
     /// `cpu_frame_ms_gpu_animation` keyed by avatar count.
@@ -502,5 +478,29 @@ impl std::fmt::Display for LodBench {
             )?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crowd_scene_text_parses_with_the_requested_count_and_targets() {
+        for n in [1, 7, 1_000, 10_001] {
+            let w = crowd_world(
+                n,
+                &MULTIRES_TARGETS,
+                Some(2),
+                (Skinning::Vertex, Animation::Gpu),
+            )
+            .expect("parses");
+            assert_eq!(w.avatars.len(), n as usize);
+            assert_eq!(w.desc.targets.len(), 4);
+            assert_eq!(w.desc.lod.force, Some(2));
+            assert!(w.desc.environment.ground.is_some());
+            assert_eq!(w.desc.skinning, Skinning::Vertex);
+            assert!(w.animates_on_gpu());
+        }
     }
 }
