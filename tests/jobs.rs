@@ -642,3 +642,195 @@ fn the_frame_graph_matches_the_rayon_animation() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Issue 9: frame graph soundness, the blocking rule, saturating durations, panics on the pool,
+// priority raises against retry backoffs.
+
+/// Run the scenario of test `name` in a child process (this test binary again, filtered to that
+/// test), so that a scenario that aborts the process or overflows a stack fails only this test;
+/// the child is killed after `timeout`. In the child, `scenario` just runs.
+fn in_child_process(name: &str, timeout: Duration, scenario: impl FnOnce()) {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    const MARK: &str = "TUTTI_JOBS_CHILD_TEST";
+    if std::env::var(MARK).as_deref() == Ok(name) {
+        scenario();
+        return;
+    }
+    let exe = std::env::current_exe().expect("the test binary");
+    let mut child = Command::new(exe)
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(MARK, name)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawning the test binary");
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = r.read_to_string(&mut s);
+            s
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().expect("stdout")));
+    let err = drain(Box::new(child.stderr.take().expect("stderr")));
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waiting for the child") {
+            break Some(status);
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let (out, err) = (
+        out.join().unwrap_or_default(),
+        err.join().unwrap_or_default(),
+    );
+    let tail = |s: &str| s[s.floor_char_boundary(s.len().saturating_sub(3000))..].to_string();
+    match status {
+        None => panic!(
+            "{name}: no result after {timeout:?} (deadlock?)\nstdout:\n{}\nstderr:\n{}",
+            tail(&out),
+            tail(&err)
+        ),
+        Some(s) => assert!(
+            s.success() && out.contains("1 passed"),
+            "{name}: the child process ended with {s}\nstdout:\n{}\nstderr:\n{}",
+            tail(&out),
+            tail(&err)
+        ),
+    }
+}
+
+/// A world animated on the CPU with at least `avatars` avatars (copies of the default scene's).
+fn cpu_world(avatars: usize) -> tutti::World {
+    let scene = tutti::default_scene(&tutti::AssetLibrary::new()).expect("scene");
+    let mut world = scene.world();
+    world.desc.animation = tutti::scene::Animation::Cpu;
+    let originals = world.avatars.clone();
+    while world.avatars.len() < avatars {
+        let mut a = originals[world.avatars.len() % originals.len()].clone();
+        a.palette_offset = world.palette_len as u32;
+        world.palette_len += world.assets[a.asset].skeleton.bindings.len();
+        world.avatars.push(a);
+    }
+    world
+}
+
+/// Worlds whose palette layout would make the animation jobs write outside the palette buffer.
+fn broken_worlds() -> Vec<(&'static str, tutti::World)> {
+    let good = cpu_world(33);
+    assert!(good.avatars.len() >= 33 && good.palette_len > 33);
+    let mut v = Vec::new();
+    let mut w = good.clone();
+    w.palette_len = 1;
+    v.push(("palette_len = 1 with 33 avatars", w));
+    let mut w = good.clone();
+    w.palette_len -= 1;
+    v.push(("palette_len one short", w));
+    let mut w = good.clone();
+    w.avatars[1].palette_offset = w.avatars[0].palette_offset;
+    v.push(("overlapping offsets", w));
+    let mut w = good.clone();
+    w.avatars.swap(3, 4);
+    w.avatars[3].palette_offset = good.avatars[4].palette_offset;
+    w.avatars[4].palette_offset = good.avatars[3].palette_offset;
+    v.push(("offsets out of avatar order", w));
+    let mut w = good.clone();
+    let last = w.avatars.len() - 1;
+    w.avatars[last].palette_offset = u32::MAX;
+    v.push(("offset past the end", w));
+    let mut w = good.clone();
+    w.avatars[2].asset = 1_000;
+    v.push(("unknown asset", w));
+    v
+}
+
+#[test]
+fn a_frame_graph_never_writes_outside_its_palette_buffer() {
+    in_child_process(
+        "a_frame_graph_never_writes_outside_its_palette_buffer",
+        Duration::from_secs(120),
+        || {
+            let exec = Executor::with_workers(2).expect("executor");
+            for (what, world) in broken_worlds() {
+                let real_len = cpu_world(33).palette_len;
+                for batch in [1usize, 4, 32] {
+                    let fg = tutti::jobs::frame::FrameGraph::new(Arc::new(world.clone()), batch);
+                    assert!(fg.run(&exec, 0.5).is_err(), "{what}, batch {batch}: ran");
+                    // The destination the graph asks for, inside a larger buffer whose rest
+                    // must stay untouched (writes past the destination land there, not in
+                    // someone else's heap memory).
+                    let len = fg.palette_len() * 64;
+                    let mut bytes = vec![0xA5u8; len + real_len * 64 + 4096];
+                    let start = bytes.as_ptr().align_offset(16);
+                    let result = fg.run_into(
+                        &exec,
+                        0.5,
+                        wgpu::WriteOnly::from(&mut bytes[start..start + len]),
+                    );
+                    assert!(result.is_err(), "{what}, batch {batch}: ran in place");
+                    assert!(
+                        bytes[start + len..].iter().all(|&b| b == 0xA5),
+                        "{what}, batch {batch}: wrote past the {len}-byte destination"
+                    );
+                }
+            }
+            // The pool is fine afterwards, and a sound world still animates.
+            let good = Arc::new(cpu_world(33));
+            let fg = tutti::jobs::frame::FrameGraph::new(good.clone(), 4);
+            let (anim, _) = fg.run(&exec, 0.5).expect("a sound world animates");
+            assert_eq!(anim.palettes, good.animate(0.5).palettes);
+        },
+    );
+}
+
+#[test]
+fn frame_graph_try_new_names_the_broken_layout() {
+    use tutti::jobs::frame::{FrameGraph, FrameGraphError};
+    for (what, world) in broken_worlds() {
+        match FrameGraph::try_new(Arc::new(world), 32) {
+            Err(
+                e @ (FrameGraphError::OutOfRange { .. }
+                | FrameGraphError::Overlap { .. }
+                | FrameGraphError::UnknownAsset { .. }),
+            ) => assert!(!e.to_string().is_empty()),
+            Err(e) => panic!("{what}: unexpected error {e}"),
+            Ok(_) => panic!("{what}: accepted"),
+        }
+    }
+    let mut w = cpu_world(33);
+    w.palette_len = 1;
+    assert!(matches!(
+        FrameGraph::try_new(Arc::new(w), 32),
+        Err(FrameGraphError::OutOfRange { len: 1, .. })
+    ));
+    // Gaps between palettes are sound (written as identity), and GPU-animated worlds have no
+    // CPU palettes to check.
+    let mut w = cpu_world(5);
+    w.palette_len += 3;
+    let fg = FrameGraph::try_new(Arc::new(w.clone()), 2).expect("a gap at the end is fine");
+    let exec = Executor::with_workers(2).expect("executor");
+    let (anim, _) = fg.run(&exec, 0.25).expect("frame");
+    assert_eq!(anim.palettes.len(), w.palette_len);
+    assert!(
+        anim.palettes[w.palette_len - 3..]
+            .iter()
+            .all(|m| *m == glam::Mat4::IDENTITY)
+    );
+    let mut gpu = cpu_world(5);
+    gpu.desc.animation = tutti::scene::Animation::Gpu;
+    gpu.palette_len = 0;
+    assert_eq!(
+        FrameGraph::try_new(Arc::new(gpu), 2)
+            .expect("gpu")
+            .palette_len(),
+        0
+    );
+}
+
