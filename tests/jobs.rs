@@ -834,3 +834,25 @@ fn frame_graph_try_new_names_the_broken_layout() {
     );
 }
 
+#[test]
+fn a_batcher_with_an_endless_max_wait_flushes_on_finish() {
+    use tutti::jobs::batch::Batcher;
+    let batches = Arc::new(Mutex::new(Vec::<Vec<u32>>::new()));
+    let b2 = batches.clone();
+    let batcher = Batcher::new(10, Duration::MAX, move |b| b2.lock().unwrap().push(b));
+    for i in 0..13 {
+        batcher.push(i);
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(
+        batches.lock().unwrap().len(),
+        1,
+        "the first 10 leave by count"
+    );
+    batcher.finish();
+    assert_eq!(
+        *batches.lock().unwrap(),
+        [(0..10).collect::<Vec<_>>(), vec![10, 11, 12]]
+    );
+}
+
