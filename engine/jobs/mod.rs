@@ -87,8 +87,9 @@ impl Default for Backoff {
 impl Backoff {
     /// Delay before retry number `retry` (1-based), with `unit` in `[0, 1)` as the random draw.
     ///
-    /// Saturates instead of overflowing: never more than `max`, up to [`Duration::MAX`]. A NaN
-    /// jitter or draw counts as 0.
+    /// Saturates instead of overflowing: never more than `max`, up to [`Duration::MAX`] (a
+    /// delay too large to add to the current time means the retry never comes; see
+    /// [`JobPolicy`]). A NaN jitter or draw counts as 0.
     pub fn delay(&self, retry: u32, unit: f64) -> Duration {
         let exp = 2f64.powi(retry.saturating_sub(1).min(60) as i32);
         let raw = (self.base.as_secs_f64() * exp).min(self.max.as_secs_f64());
@@ -108,7 +109,12 @@ pub struct JobPolicy {
     /// Delay between retries.
     pub backoff: Backoff,
     /// Cooperative timeout per attempt: the job's [`CancelToken`] fires and the job is reported
-    /// as timed out; its dependents are cancelled.
+    /// as timed out; its dependents are cancelled. A timeout too large to add to the current
+    /// time (such as [`Duration::MAX`]) never fires.
+    ///
+    /// The same holds for a retry's backoff: a delay that cannot be added to the current time
+    /// means the retry never comes, and the run ends only when it is cancelled
+    /// ([`RunHandle::cancel`] ends a job waiting for its retry at once).
     pub timeout: Option<Duration>,
 }
 
