@@ -29,12 +29,11 @@ impl<T: Send + 'static> Batcher<T> {
                 let mut batch: Vec<T> = Vec::with_capacity(max_items);
                 let mut oldest = Instant::now();
                 loop {
-                    let got = if batch.is_empty() {
-                        rx.recv().map_err(|_| RecvTimeoutError::Disconnected)
-                    } else {
-                        rx.recv_timeout(
-                            (oldest + max_wait).saturating_duration_since(Instant::now()),
-                        )
+                    // A `max_wait` too large to add to the current time never expires.
+                    let deadline = oldest.checked_add(max_wait).filter(|_| !batch.is_empty());
+                    let got = match deadline {
+                        None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                        Some(at) => rx.recv_timeout(at.saturating_duration_since(Instant::now())),
                     };
                     match got {
                         Ok(item) => {

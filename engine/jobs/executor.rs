@@ -6,16 +6,29 @@
 //! the allowed concurrency are active, so a busy pool schedules without any rayon spawn. After a
 //! job finishes, its worker continues directly with the most urgent newly ready dependent when no
 //! higher-priority job is waiting (no queue round trip for chains), and pushes the others.
+//!
+//! Claims: every queue entry carries a *ticket*, the attempt it may start. A job's slot holds the
+//! ticket of its pending entries; popping an entry claims the attempt only if the tickets match
+//! (one compare-exchange), so duplicates (a priority raise, the copy in a run's helper queue)
+//! and entries of an earlier attempt are dropped when popped.
+//!
+//! Waiting (the blocking rule, `README.md`): a pool thread that waits for a run or for a job's
+//! children runs only jobs of that run (from the run's helper queue) or those children (from the
+//! parent's child queue), and otherwise parks on the run's condition variable.
 
 use super::graph::JobGraph;
 use super::metrics::Metrics;
 use super::profile::{ExecutorConfig, Profile};
 use super::timer::Timer;
-use super::{JobError, JobId, JobReport, JobStatus, MetricsSnapshot, Priority, RunReport};
+use super::{
+    JobError, JobId, JobReport, JobStatus, MetricsSnapshot, Priority, RunReport, drop_payload,
+    panic_message,
+};
 use crossbeam_queue::SegQueue;
 use std::hash::BuildHasher;
-use std::panic::AssertUnwindSafe;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
+use std::sync::atomic::fence;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -46,13 +59,22 @@ impl CancelToken {
 
 type ChildFn = Box<dyn for<'a> FnOnce(&JobContext<'a>) -> Result<(), JobError> + Send>;
 
+/// Ticket bit: the attempt waits in the timer for its backoff (no entry may claim it, a priority
+/// raise pushes none).
+const BACKOFF: u64 = 1 << 63;
+
+/// A queue entry of a helper queue: the job and the ticket it may claim.
+type Entry = (JobRef, u64);
+
 #[derive(Default)]
 struct Slot {
     priority: AtomicU8,
     indeg: AtomicUsize,
-    claimed: AtomicBool,
     finished: AtomicBool,
-    queued: AtomicBool,
+    /// `0`: no entry may start the job (not ready, running, or ended). `t`: queue entries with
+    /// ticket `t` may claim attempt `t` (exactly one does, by swapping in 0). `t | BACKOFF`:
+    /// attempt `t` waits in the timer.
+    ticket: AtomicU64,
     attempts: AtomicU32,
     ready_ns: AtomicU64,
     start_ns: AtomicU64,
@@ -60,6 +82,19 @@ struct Slot {
     status: OnceLock<JobStatus>,
     /// Children spawned by this job that have not finished.
     pending_children: AtomicUsize,
+    /// Entries of this job's ready children, for `wait_children` (made with the first child).
+    kids: OnceLock<Box<SegQueue<Entry>>>,
+}
+
+impl Slot {
+    /// Claim the attempt that entries with `ticket` may start.
+    fn claim(&self, ticket: u64) -> bool {
+        ticket & BACKOFF == 0
+            && self
+                .ticket
+                .compare_exchange(ticket, 0, AcqRel, Relaxed)
+                .is_ok()
+    }
 }
 
 struct Child {
@@ -83,10 +118,18 @@ pub(crate) struct RunState {
     cancelled: AtomicBool,
     start: Instant,
     end_ns: AtomicU64,
-    /// True once every job has ended; `done_lock` + `done_cv` wake threads waiting outside the pool.
+    /// True once every job has ended.
     done_flag: AtomicBool,
+    /// `done_cv` wakes threads waiting for the run (outside the pool, or parked pool threads
+    /// waiting for the run or for children of its jobs); `done_lock` guards the sleep.
     done_lock: Mutex<()>,
     done_cv: Condvar,
+    /// Pool threads parked on `done_cv` (see [`Inner::wait_on`]).
+    sleepers: AtomicUsize,
+    /// Set once a pool thread may wait for the run: from then on every entry of the run also
+    /// goes to `local`, the run's helper queue.
+    local_on: AtomicBool,
+    local: SegQueue<Entry>,
 }
 
 impl RunState {
@@ -97,12 +140,25 @@ impl RunState {
     fn child(&self, i: usize) -> Arc<Child> {
         self.children.lock().unwrap_or_else(|e| e.into_inner())[i].clone()
     }
+
+    /// Wake parked pool threads after a change they may wait for (an entry pushed to a helper
+    /// queue, a child ended). The fence pairs with the one in [`Inner::wait_on`]: either the
+    /// sleeper sees the change before parking, or this sees the sleeper and notifies under the
+    /// lock it holds until it waits.
+    fn notify_waiters(&self) {
+        fence(SeqCst);
+        if self.sleepers.load(Relaxed) > 0 {
+            let _guard = self.done_lock.lock().unwrap_or_else(|e| e.into_inner());
+            self.done_cv.notify_all();
+        }
+    }
 }
 
-#[derive(Clone)]
-enum Task {
-    Job(Arc<RunState>, usize),
-    Child(Arc<RunState>, usize),
+/// A queue entry: a job of a run and the ticket (attempt) it may claim.
+struct Task {
+    run: Arc<RunState>,
+    job: JobRef,
+    ticket: u64,
 }
 
 struct Limiter {
@@ -144,6 +200,15 @@ impl Executor {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(workers)
             .thread_name(|i| format!("tutti-job-{i}"))
+            // A panic escaping a task spawned on the pool would abort the process. tutti's own
+            // tasks catch theirs; this catches what anything else spawns on `pool()`.
+            .panic_handler(|payload| {
+                tracing::error!(
+                    "a task on the job pool panicked: {}",
+                    panic_message(&*payload)
+                );
+                drop_payload(payload);
+            })
             .build()
             .map_err(|e| format!("cannot start {workers} job workers: {e}"))?;
         let limiter = (config.profile == Profile::Adaptive).then(|| Limiter {
@@ -195,10 +260,11 @@ impl Executor {
         self.inner.submit(graph)
     }
 
-    /// Run `graph` to completion. Safe to call from inside a job: the waiting worker runs other
-    /// ready jobs meanwhile, so nested runs do not deadlock.
+    /// Run `graph` to completion. Safe to call from inside a job: the waiting worker runs jobs
+    /// of this run meanwhile (and nothing else), so nested runs neither deadlock nor nest
+    /// unrelated jobs on its stack (see "The blocking rule" in `engine/jobs/README.md`).
     pub fn run(&self, graph: &JobGraph) -> RunReport {
-        self.submit(graph).wait()
+        self.inner.submit_with(graph, self.inner.on_pool()).wait()
     }
 
     /// The rayon pool (for parallel iterators inside jobs, e.g. `pool().install(..)`).
@@ -209,6 +275,12 @@ impl Executor {
 
 impl Inner {
     fn submit(self: &Arc<Self>, graph: &JobGraph) -> RunHandle {
+        self.submit_with(graph, false)
+    }
+
+    /// Start a run; `helped`: a pool thread is about to wait for it, so its entries go to its
+    /// helper queue from the start.
+    fn submit_with(self: &Arc<Self>, graph: &JobGraph, helped: bool) -> RunHandle {
         self.metrics.submitted_runs.fetch_add(1, Relaxed);
         let slots: Box<[Slot]> = graph
             .nodes
@@ -231,6 +303,9 @@ impl Inner {
             done_flag: AtomicBool::new(false),
             done_lock: Mutex::new(()),
             done_cv: Condvar::new(),
+            sleepers: AtomicUsize::new(0),
+            local_on: AtomicBool::new(helped),
+            local: SegQueue::new(),
         });
         if graph.is_empty() {
             self.complete(&run);
@@ -252,23 +327,70 @@ impl Inner {
         }
     }
 
-    fn task(run: &Arc<RunState>, job: JobRef) -> Task {
+    fn child_of(run: &RunState, job: JobRef) -> Option<Arc<Child>> {
         match job {
-            JobRef::Graph(i) => Task::Job(run.clone(), i),
-            JobRef::Child(i) => Task::Child(run.clone(), i),
+            JobRef::Child(i) => Some(run.child(i)),
+            JobRef::Graph(_) => None,
         }
     }
 
+    /// A job became ready (its dependencies ended, or it was spawned): queue its first attempt.
     fn make_ready(self: &Arc<Self>, run: &Arc<RunState>, job: JobRef) {
-        let child = match job {
-            JobRef::Child(i) => Some(run.child(i)),
-            JobRef::Graph(_) => None,
-        };
+        let child = Self::child_of(run, job);
         let slot = Self::slot(run, &child, job);
         slot.ready_ns.store(run.now_ns(), Relaxed);
-        slot.queued.store(true, Release);
-        let p = slot.priority.load(Relaxed);
-        self.push(Self::task(run, job), p);
+        let ticket = u64::from(slot.attempts.load(Relaxed)) + 1;
+        // SeqCst: pairs with `local_on` (see `help_run`) and `priority` (see `raise_priority`).
+        slot.ticket.store(ticket, SeqCst);
+        self.enqueue(run, job, &child, ticket);
+    }
+
+    /// Push the entries of a job whose slot already holds `ticket`: the shared queue of its
+    /// priority, its parent's child queue (for a child) and the run's helper queue (when on).
+    fn enqueue(
+        self: &Arc<Self>,
+        run: &Arc<RunState>,
+        job: JobRef,
+        child: &Option<Arc<Child>>,
+        ticket: u64,
+    ) {
+        let p = Self::slot(run, child, job).priority.load(SeqCst);
+        self.push(
+            Task {
+                run: run.clone(),
+                job,
+                ticket,
+            },
+            p,
+        );
+        let mut notify = false;
+        if let Some(c) = child {
+            let parent = Self::child_of(run, c.parent);
+            if let Some(kids) = Self::slot(run, &parent, c.parent).kids.get() {
+                kids.push((job, ticket));
+                notify = true;
+            }
+        }
+        if run.local_on.load(SeqCst) {
+            run.local.push((job, ticket));
+            notify = true;
+        }
+        if notify {
+            run.notify_waiters();
+        }
+    }
+
+    /// The timer's end of a backoff: queue the retry unless the run's cancellation took it.
+    fn retry_due(self: &Arc<Self>, run: &Arc<RunState>, job: JobRef, ticket: u64) {
+        let child = Self::child_of(run, job);
+        let slot = Self::slot(run, &child, job);
+        if slot
+            .ticket
+            .compare_exchange(ticket | BACKOFF, ticket, SeqCst, Relaxed)
+            .is_ok()
+        {
+            self.enqueue(run, job, &child, ticket);
+        }
     }
 
     /// Jobs allowed to run at once: the adaptive limit, else the worker count.
@@ -281,6 +403,9 @@ impl Inner {
 
     fn push(self: &Arc<Self>, task: Task, priority: u8) {
         self.queues[(priority as usize).min(3)].push(task);
+        // Pairs with the fence in `drain`: either a retiring drainer sees this entry, or `wake`
+        // sees its retirement and starts a new drainer.
+        fence(SeqCst);
         self.wake();
     }
 
@@ -327,13 +452,14 @@ impl Inner {
         loop {
             while self.drainers.load(Relaxed) <= self.limit() {
                 let Some(t) = self.pop() else { break };
-                self.execute(t);
+                self.execute_guarded(t);
                 if let Some(lim) = &self.limiter {
                     self.adapt(lim);
                 }
             }
             self.drainers.fetch_sub(1, SeqCst);
-            std::sync::atomic::fence(SeqCst);
+            // Pairs with the fence in `push` (see README.md, "Memory ordering").
+            fence(SeqCst);
             if self.queues_empty() {
                 return;
             }
@@ -381,44 +507,73 @@ impl Inner {
         }
     }
 
-    /// Run a task and then every dependent handed back for inline continuation, reusing the
-    /// run reference and the previous job's end time as the next one's start.
-    fn execute(self: &Arc<Self>, first: Task) {
-        let (run, mut job) = match first {
-            Task::Job(run, i) => (run, JobRef::Graph(i)),
-            Task::Child(run, i) => (run, JobRef::Child(i)),
-        };
+    /// [`Self::execute`], with any panic that escapes it (dropping a run's last reference runs
+    /// user `Drop` code) caught and logged: a rayon task must never unwind.
+    fn execute_guarded(self: &Arc<Self>, task: Task) {
+        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| self.execute(task))) {
+            tracing::error!(
+                "the job executor caught a panic: {}",
+                panic_message(&*panic)
+            );
+            drop_payload(panic);
+        }
+    }
+
+    /// Claim a task's attempt and run it, then every dependent handed back for inline
+    /// continuation, reusing the previous job's end time as the next one's start. A stale entry
+    /// (its ticket no longer current) is dropped.
+    fn execute(self: &Arc<Self>, task: Task) {
+        let Task {
+            run,
+            mut job,
+            ticket,
+        } = task;
+        let mut child = Self::child_of(&run, job);
+        if !Self::slot(&run, &child, job).claim(ticket) {
+            return;
+        }
         let mut now = None;
         loop {
-            let child = match job {
-                JobRef::Child(i) => Some(run.child(i)),
-                JobRef::Graph(_) => None,
-            };
-            match self.execute_job(&run, job, child, &mut now) {
-                Some(next) => job = next,
-                None => return,
+            let step = catch_unwind(AssertUnwindSafe(|| {
+                self.execute_job(&run, job, &child, &mut now)
+            }));
+            match step {
+                Ok(Some(next)) => {
+                    job = next;
+                    child = Self::child_of(&run, job);
+                }
+                Ok(None) => return,
+                Err(panic) => {
+                    // Not the job's body (that is caught inside): end the job anyway, so that
+                    // its run still completes.
+                    let why = format!("the executor panicked: {}", panic_message(&*panic));
+                    drop_payload(panic);
+                    tracing::error!("job ended: {why}");
+                    let at = run.now_ns();
+                    let _ = self.finish(&run, job, &child, JobStatus::Failed(why), at);
+                    return;
+                }
             }
         }
     }
 
-    /// Run one attempt; returns a ready dependent to continue with inline.
+    /// Run one claimed attempt; returns a ready dependent to continue with inline.
     fn execute_job(
         self: &Arc<Self>,
         run: &Arc<RunState>,
         job: JobRef,
-        child: Option<Arc<Child>>,
+        child: &Option<Arc<Child>>,
         now: &mut Option<u64>,
     ) -> Option<JobRef> {
-        let slot = Self::slot(run, &child, job);
-        if slot.finished.load(Acquire) || slot.claimed.swap(true, AcqRel) {
-            return None; // a stale duplicate (priority raise) or already taken
+        let slot = Self::slot(run, child, job);
+        if slot.finished.load(Acquire) {
+            return None;
         }
-        slot.queued.store(false, Relaxed);
         if run.cancelled.load(Relaxed) {
             return self.finish(
                 run,
                 job,
-                &child,
+                child,
                 JobStatus::Cancelled("the run was cancelled".into()),
                 run.now_ns(),
             );
@@ -435,9 +590,11 @@ impl Inner {
         };
         let token = policy.timeout.map(|timeout| {
             let token = Arc::new(CancelToken::default());
-            let t = token.clone();
-            self.timer
-                .schedule(Instant::now() + timeout, move || t.time_out());
+            // A timeout too large to represent never fires.
+            if let Some(at) = Instant::now().checked_add(timeout) {
+                let t = token.clone();
+                self.timer.schedule(at, move || t.time_out());
+            }
             token
         });
         let ctx = JobContext {
@@ -467,35 +624,54 @@ impl Inner {
         let error = match result {
             Ok(Ok(())) => None,
             Ok(Err(e)) => Some(e.0),
-            Err(panic) => Some(format!(
-                "panicked: {}",
-                panic
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_else(|| "unknown panic".into())
-            )),
+            Err(panic) => {
+                let message = format!("panicked: {}", panic_message(&*panic));
+                drop_payload(panic);
+                Some(message)
+            }
         };
         if token.as_ref().is_some_and(|t| t.timed_out()) {
-            return self.finish(run, job, &child, JobStatus::TimedOut, end);
+            return self.finish(run, job, child, JobStatus::TimedOut, end);
         }
         match error {
-            None => self.finish(run, job, &child, JobStatus::Ok, end),
-            Some(e) if attempt <= policy.retries && !run.cancelled.load(Relaxed) => {
+            None => self.finish(run, job, child, JobStatus::Ok, end),
+            Some(e) if attempt <= policy.retries && !run.cancelled.load(SeqCst) => {
                 self.metrics.local().retried.fetch_add(1, Relaxed);
                 let unit =
                     (self.hasher.hash_one((t0, attempt, &e)) >> 11) as f64 / (1u64 << 53) as f64;
                 let delay = policy.backoff.delay(attempt, unit);
-                slot.claimed.store(false, Release);
-                let me = self.clone();
-                let task = Self::task(run, job);
-                let p = slot.priority.load(Relaxed);
-                // The waiting retry sits in the timer, not on a worker.
-                self.timer
-                    .schedule(Instant::now() + delay, move || me.push(task, p));
+                // The waiting retry sits in the timer, not on a worker, and no queue entry can
+                // start it before the timer hands it back (`retry_due`).
+                let next = u64::from(attempt) + 1;
+                slot.ticket.store(next | BACKOFF, SeqCst);
+                if run.cancelled.load(SeqCst) {
+                    // `cancel` may have swept before the store above: end the job here (or
+                    // leave it to the sweep, whichever swaps the ticket first).
+                    if slot
+                        .ticket
+                        .compare_exchange(next | BACKOFF, 0, SeqCst, Relaxed)
+                        .is_ok()
+                    {
+                        let reason = "the run was cancelled".to_string();
+                        return self.finish(run, job, child, JobStatus::Cancelled(reason), end);
+                    }
+                    return None;
+                }
+                // A delay too large to add to the current time: the retry never comes (the
+                // run ends when it is cancelled).
+                if let Some(at) = Instant::now().checked_add(delay) {
+                    // Weak: a long backoff does not keep a dropped executor's pool alive.
+                    let me = Arc::downgrade(self);
+                    let run = run.clone();
+                    self.timer.schedule(at, move || {
+                        if let Some(me) = me.upgrade() {
+                            me.retry_due(&run, job, next);
+                        }
+                    });
+                }
                 None
             }
-            Some(e) => self.finish(run, job, &child, JobStatus::Failed(e), end),
+            Some(e) => self.finish(run, job, child, JobStatus::Failed(e), end),
         }
     }
 
@@ -571,6 +747,7 @@ impl Inner {
                 JobRef::Graph(p) => run.slots[p].pending_children.fetch_sub(1, AcqRel),
                 JobRef::Child(p) => run.child(p).slot.pending_children.fetch_sub(1, AcqRel),
             };
+            run.notify_waiters();
         }
         if run.remaining.fetch_sub(1, AcqRel) == 1 {
             self.complete(run);
@@ -605,26 +782,84 @@ impl Inner {
         run.done_cv.notify_all();
     }
 
-    /// Wait for `cond`, running other ready jobs meanwhile when on a pool worker.
-    fn help_until(self: &Arc<Self>, cond: impl Fn() -> bool) {
-        let mut idle = 0u32;
-        while !cond() {
-            match self.pop() {
-                Some(t) => {
-                    idle = 0;
-                    self.execute(t);
-                }
-                None => {
-                    idle += 1;
-                    if idle < 64 {
-                        std::hint::spin_loop();
-                    } else if idle < 256 {
-                        std::thread::yield_now();
-                    } else {
-                        std::thread::sleep(Duration::from_micros(50));
-                    }
+    /// Wait on a pool thread until `done()`, running only the entries of `queue` meanwhile (the
+    /// helper queue of the run waited for, or the child queue of the job whose children are
+    /// waited for), and otherwise parking on the run's condition variable. Nothing else runs on
+    /// this stack, so waits nest only as deep as the waits themselves do.
+    fn wait_on(
+        self: &Arc<Self>,
+        run: &Arc<RunState>,
+        queue: &SegQueue<Entry>,
+        done: impl Fn() -> bool,
+    ) {
+        loop {
+            if done() {
+                return;
+            }
+            if let Some((job, ticket)) = queue.pop() {
+                self.execute_guarded(Task {
+                    run: run.clone(),
+                    job,
+                    ticket,
+                });
+                continue;
+            }
+            let mut guard = run.done_lock.lock().unwrap_or_else(|e| e.into_inner());
+            run.sleepers.fetch_add(1, SeqCst);
+            // Pairs with the fence in `notify_waiters` (and `complete` sets `done_flag` under the
+            // lock): a change made before it is seen below, one made after it sees the sleeper.
+            fence(SeqCst);
+            while !done() && queue.is_empty() {
+                guard = run.done_cv.wait(guard).unwrap_or_else(|e| e.into_inner());
+            }
+            run.sleepers.fetch_sub(1, Relaxed);
+        }
+    }
+
+    /// Wait for `run` on a pool thread, helping with its jobs only.
+    fn help_run(self: &Arc<Self>, run: &Arc<RunState>) {
+        if !run.local_on.swap(true, SeqCst) {
+            // Entries queued before the helper queue was on are only in the shared queues: copy
+            // them. SeqCst pairs with `make_ready`/`retry_due` (ticket store, then `local_on`
+            // load): every entry is either seen here or pushed to `local` by its producer.
+            for (i, slot) in run.slots.iter().enumerate() {
+                let t = slot.ticket.load(SeqCst);
+                if t != 0 && t & BACKOFF == 0 {
+                    run.local.push((JobRef::Graph(i), t));
                 }
             }
+            let children = run.children.lock().unwrap_or_else(|e| e.into_inner());
+            for (i, c) in children.iter().enumerate() {
+                let t = c.slot.ticket.load(SeqCst);
+                if t != 0 && t & BACKOFF == 0 {
+                    run.local.push((JobRef::Child(i), t));
+                }
+            }
+        }
+        self.wait_on(run, &run.local, || run.done_flag.load(Acquire));
+    }
+
+    /// End every job of a cancelled run that waits for its retry's backoff (the others end
+    /// when next claimed).
+    fn sweep_backoffs(self: &Arc<Self>, run: &Arc<RunState>) {
+        let cancel = |job: JobRef, child: &Option<Arc<Child>>| {
+            let slot = Self::slot(run, child, job);
+            let t = slot.ticket.load(SeqCst);
+            if t & BACKOFF != 0 && slot.ticket.compare_exchange(t, 0, SeqCst, Relaxed).is_ok() {
+                let why = JobStatus::Cancelled("the run was cancelled".into());
+                let _ = self.finish(run, job, child, why, run.now_ns());
+            }
+        };
+        for i in 0..run.slots.len() {
+            cancel(JobRef::Graph(i), &None);
+        }
+        let children: Vec<Arc<Child>> = run
+            .children
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        for (i, c) in children.into_iter().enumerate() {
+            cancel(JobRef::Child(i), &Some(c));
         }
     }
 
@@ -685,18 +920,30 @@ impl RunHandle {
     /// Cancel the run: pending jobs never start (reported as cancelled); running jobs see
     /// [`JobContext::is_cancelled`].
     pub fn cancel(&self) {
+        // SeqCst pairs with the retry path in `execute_job` (ticket store, then this flag).
         self.run.cancelled.store(true, SeqCst);
+        self.inner.sweep_backoffs(&self.run);
     }
 
-    /// Raise a job's priority (never lowers it). A queued job moves to the higher queue.
+    /// Raise a job's priority (never lowers it). A queued job moves to the higher queue; a job
+    /// waiting for its retry's backoff keeps waiting and is queued at the new priority.
     pub fn raise_priority(&self, job: JobId, priority: Priority) {
         let Some(slot) = self.run.slots.get(job.0) else {
             return;
         };
-        let old = slot.priority.fetch_max(priority as u8, AcqRel);
-        if (priority as u8) > old && slot.queued.load(Acquire) && !slot.claimed.load(Acquire) {
-            self.inner
-                .push(Task::Job(self.run.clone(), job.0), priority as u8);
+        // SeqCst pairs with `enqueue` (ticket store, then priority load): either it queues at
+        // the new priority, or the ticket is seen here.
+        let old = slot.priority.fetch_max(priority as u8, SeqCst);
+        let ticket = slot.ticket.load(SeqCst);
+        if (priority as u8) > old && ticket != 0 && ticket & BACKOFF == 0 {
+            // A second entry for the same attempt: whichever is popped first claims it, the
+            // other is dropped when popped.
+            let task = Task {
+                run: self.run.clone(),
+                job: JobRef::Graph(job.0),
+                ticket,
+            };
+            self.inner.push(task, priority as u8);
         }
     }
 
@@ -705,11 +952,11 @@ impl RunHandle {
         self.run.done_flag.load(Acquire)
     }
 
-    /// Wait for the run and return its report. On a pool worker this helps run ready jobs.
+    /// Wait for the run and return its report. On a pool worker this runs jobs of this run
+    /// meanwhile, and no other jobs (see "The blocking rule" in `engine/jobs/README.md`).
     pub fn wait(&self) -> RunReport {
         if self.inner.on_pool() {
-            let run = self.run.clone();
-            self.inner.help_until(move || run.done_flag.load(Acquire));
+            self.inner.help_run(&self.run);
         } else {
             let mut guard = self.run.done_lock.lock().unwrap_or_else(|e| e.into_inner());
             while !self.run.done_flag.load(Acquire) {
@@ -764,10 +1011,10 @@ impl JobContext<'_> {
         priority: Priority,
         body: impl FnOnce(&JobContext) -> Result<(), JobError> + Send + 'static,
     ) {
-        match self.job {
-            JobRef::Graph(i) => self.run.slots[i].pending_children.fetch_add(1, AcqRel),
-            JobRef::Child(c) => self.run.child(c).slot.pending_children.fetch_add(1, AcqRel),
-        };
+        let me = Inner::child_of(self.run, self.job);
+        let my_slot = Inner::slot(self.run, &me, self.job);
+        my_slot.pending_children.fetch_add(1, AcqRel);
+        my_slot.kids.get_or_init(Default::default);
         self.run.remaining.fetch_add(1, AcqRel);
         let slot = Slot::default();
         slot.priority.store(priority as u8, Relaxed);
@@ -785,22 +1032,21 @@ impl JobContext<'_> {
         self.inner.make_ready(self.run, JobRef::Child(index));
     }
 
-    /// Wait until every child this job spawned has ended, running ready jobs meanwhile (so a
-    /// waiting job never deadlocks the pool, even with one worker).
+    /// Wait until every child this job spawned has ended, running this job's ready children
+    /// meanwhile and nothing else (so a waiting job never deadlocks the pool, even with one
+    /// worker, and never stacks unrelated jobs on its own).
     pub fn wait_children(&self) {
-        let run = self.run.clone();
-        let job = self.job;
-        self.inner.help_until(move || {
-            let n = match job {
-                JobRef::Graph(i) => run.slots[i].pending_children.load(Acquire),
-                JobRef::Child(c) => run.child(c).slot.pending_children.load(Acquire),
-            };
-            n == 0
-        });
+        let me = Inner::child_of(self.run, self.job);
+        let slot = Inner::slot(self.run, &me, self.job);
+        let Some(kids) = slot.kids.get() else {
+            return; // never spawned a child
+        };
+        self.inner
+            .wait_on(self.run, kids, || slot.pending_children.load(Acquire) == 0);
     }
 
-    /// Run another graph on the same executor and wait for it (helping meanwhile).
+    /// Run another graph on the same executor and wait for it, running only its jobs meanwhile.
     pub fn run_graph(&self, graph: &JobGraph) -> RunReport {
-        self.inner.submit(graph).wait()
+        self.inner.submit_with(graph, self.inner.on_pool()).wait()
     }
 }

@@ -86,11 +86,18 @@ impl Default for Backoff {
 
 impl Backoff {
     /// Delay before retry number `retry` (1-based), with `unit` in `[0, 1)` as the random draw.
+    ///
+    /// Saturates instead of overflowing: never more than `max`, up to [`Duration::MAX`] (a
+    /// delay too large to add to the current time means the retry never comes; see
+    /// [`JobPolicy`]). A NaN jitter or draw counts as 0.
     pub fn delay(&self, retry: u32, unit: f64) -> Duration {
         let exp = 2f64.powi(retry.saturating_sub(1).min(60) as i32);
         let raw = (self.base.as_secs_f64() * exp).min(self.max.as_secs_f64());
-        let jitter = self.jitter.clamp(0.0, 1.0);
-        Duration::from_secs_f64(raw * (1.0 - jitter * unit.clamp(0.0, 1.0)))
+        let clean = |x: f64| if x.is_nan() { 0.0 } else { x.clamp(0.0, 1.0) };
+        let scaled = raw * (1.0 - clean(self.jitter) * clean(unit));
+        Duration::try_from_secs_f64(scaled)
+            .unwrap_or(Duration::MAX)
+            .min(self.max)
     }
 }
 
@@ -102,8 +109,32 @@ pub struct JobPolicy {
     /// Delay between retries.
     pub backoff: Backoff,
     /// Cooperative timeout per attempt: the job's [`CancelToken`] fires and the job is reported
-    /// as timed out; its dependents are cancelled.
+    /// as timed out; its dependents are cancelled. A timeout too large to add to the current
+    /// time (such as [`Duration::MAX`]) never fires.
+    ///
+    /// The same holds for a retry's backoff: a delay that cannot be added to the current time
+    /// means the retry never comes, and the run ends only when it is cancelled
+    /// ([`RunHandle::cancel`] ends a job waiting for its retry at once).
     pub timeout: Option<Duration>,
+}
+
+/// The message of a caught panic (`"unknown panic"` when its payload is not a string).
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+/// Drop a caught panic's payload without letting a panic in its `Drop` escape: a payload whose
+/// drop panics again is leaked instead (as the standard library does for thread results).
+pub(crate) fn drop_payload(payload: Box<dyn std::any::Any + Send>) {
+    if let Err(again) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        drop(payload);
+    })) {
+        std::mem::forget(again);
+    }
 }
 
 /// A job's error.
@@ -218,6 +249,32 @@ impl RunReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backoff_saturates_near_duration_max() {
+        for (base, max) in [
+            (Duration::MAX, Duration::MAX),
+            (Duration::MAX / 2, Duration::MAX - Duration::from_nanos(1)),
+            (Duration::from_secs(u64::MAX / 4), Duration::MAX),
+        ] {
+            for jitter in [0.0, 0.5, 1.0, f64::NAN] {
+                let b = Backoff { base, max, jitter };
+                for retry in [1, 2, 64, u32::MAX] {
+                    for unit in [0.0, 0.5, 0.999, f64::NAN] {
+                        let d = b.delay(retry, unit);
+                        assert!(d <= max, "{b:?} retry {retry} unit {unit}: {d:?}");
+                    }
+                }
+            }
+        }
+        let b = Backoff {
+            base: Duration::MAX,
+            max: Duration::MAX,
+            jitter: 0.0,
+        };
+        assert_eq!(b.delay(1, 0.0), Duration::MAX);
+        assert_eq!(b.delay(5, 0.3), Duration::MAX);
+    }
 
     #[test]
     fn backoff_grows_is_capped_and_jittered_within_bounds() {

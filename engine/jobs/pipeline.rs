@@ -8,7 +8,7 @@
 //! sliding window over input sequence numbers), so the reorder buffer is bounded too and the
 //! oldest item can always finish.
 
-use super::{Executor, JobError};
+use super::{Executor, JobError, drop_payload, panic_message};
 use std::any::Any;
 use std::collections::{BTreeMap, VecDeque};
 use std::marker::PhantomData;
@@ -170,6 +170,8 @@ impl State {
         for (st, seq, item) in work {
             let me = self.clone();
             let exec2 = exec.clone();
+            // The task catches the stage's panic (and never lets the panic's payload unwind
+            // out when dropped): a panic escaping a task spawned on rayon aborts the process.
             exec.pool().spawn(move || {
                 let stage = &me.stages[st];
                 let out = match item {
@@ -178,7 +180,11 @@ impl State {
                     })) {
                         Ok(Ok(v)) => Ok(v),
                         Ok(Err(e)) => Err((stage.name.clone(), e)),
-                        Err(_) => Err((stage.name.clone(), JobError("panicked".into()))),
+                        Err(panic) => {
+                            let message = format!("panicked: {}", panic_message(&*panic));
+                            drop_payload(panic);
+                            Err((stage.name.clone(), JobError(message)))
+                        }
                     },
                     Err(e) => Err(e),
                 };

@@ -60,7 +60,16 @@ fn timer_loop(rx: Receiver<(Instant, Action)>) {
         let now = Instant::now();
         while heap.peek().is_some_and(|Reverse(e)| e.at <= now) {
             if let Some(Reverse(e)) = heap.pop() {
-                (e.action)();
+                // Actions only requeue work or raise flags; should one panic all the same, the
+                // timer (every later retry and timeout) must survive it.
+                if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(e.action))
+                {
+                    tracing::error!(
+                        "a job timer action panicked: {}",
+                        super::panic_message(&*panic)
+                    );
+                    super::drop_payload(panic);
+                }
             }
         }
         let timeout = heap

@@ -23,7 +23,9 @@ pub struct Avatar {
     pub speed: f32,
     /// Time offset in seconds.
     pub phase: f32,
-    /// First palette entry of this avatar in [`FrameAnimation::palettes`].
+    /// First palette entry of this avatar in [`FrameAnimation::palettes`]. Avatars' palettes
+    /// follow avatar order without overlapping and end within [`World::palette_len`]
+    /// (`jobs::frame::FrameGraph::try_new` rejects a world where they do not).
     pub palette_offset: u32,
 }
 
@@ -58,7 +60,8 @@ pub struct World {
     pub avatars: Vec<Avatar>,
     /// Instanced draw batches, one per asset.
     pub batches: Vec<DrawBatch>,
-    /// Total palette entries per frame.
+    /// Total palette entries per frame (at least every avatar's `palette_offset` plus its
+    /// asset's joint count).
     pub palette_len: usize,
 }
 
