@@ -431,30 +431,6 @@ fn a_disk_that_fills_mid_run_loses_nothing_after_resume() {
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
 }
 
-/// A device on `base`'s adapter with a smaller storage binding limit: a smaller GPU, as the
-/// host application of an embedding would open it.
-fn smaller_device(base: &tutti::gpu::GpuContext, max_binding: u64) -> tutti::gpu::GpuContext {
-    let limits = wgpu::Limits {
-        max_storage_buffer_binding_size: max_binding,
-        ..base.adapter.limits()
-    };
-    let (device, queue) =
-        pollster::block_on(base.adapter.request_device(&wgpu::DeviceDescriptor {
-            label: Some("smaller device"),
-            required_features: base.device.features(),
-            required_limits: limits,
-            ..Default::default()
-        }))
-        .expect("a device with lower limits");
-    tutti::gpu::GpuContext::new(
-        base.index,
-        format!("{} (small)", base.label),
-        base.adapter.clone(),
-        device,
-        queue,
-    )
-}
-
 /// 2,000 avatars: their joint palettes need more than 64 KiB of storage binding.
 fn palette_heavy_scene(frames: u32) -> tutti::scene::LoadedScene {
     tutti::scene::parse_scene(
@@ -469,12 +445,16 @@ fn palette_heavy_scene(frames: u32) -> tutti::scene::LoadedScene {
 
 #[test]
 fn a_scene_too_big_for_one_adapter_is_declined_there_and_rendered_on_another() {
-    let Some(lavapipe) = common::lavapipe() else {
-        return; // common::lavapipe said why
+    // A smaller GPU (lavapipe limited to 64 KiB storage bindings) beside llvmpipe.
+    let Some(small) =
+        common::lavapipe_with_limits(|l| l.max_storage_buffer_binding_size = 64 << 10)
+    else {
+        return; // common said why
+    };
+    let Some(large) = common::llvmpipe() else {
+        return;
     };
     let tmp = tempfile::tempdir().expect("tmp");
-    let small = smaller_device(&lavapipe, 64 << 10);
-    let large = common::lavapipe().expect("lavapipe");
     let devices = [small, large];
     let options = tutti::offscreen::OffscreenOptions {
         out_dir: tmp.path().join("out"),
@@ -504,8 +484,12 @@ fn a_scene_too_big_for_one_adapter_is_declined_there_and_rendered_on_another() {
 
 #[test]
 fn a_scene_no_adapter_can_take_names_the_scene_the_limit_and_the_size() {
-    let Some(lavapipe) = common::lavapipe() else {
-        return; // common::lavapipe said why
+    let limit = |l: &mut wgpu::Limits| l.max_storage_buffer_binding_size = 64 << 10;
+    let (Some(a), Some(b)) = (
+        common::lavapipe_with_limits(limit),
+        common::llvmpipe_with_limits(limit),
+    ) else {
+        return; // common said why
     };
     let tmp = tempfile::tempdir().expect("tmp");
     let small = tutti::offscreen::OffscreenOptions {
@@ -520,10 +504,7 @@ fn a_scene_no_adapter_can_take_names_the_scene_the_limit_and_the_size() {
         &tutti::AssetLibrary::new(),
     )
     .expect("scene");
-    let devices = [
-        smaller_device(&lavapipe, 64 << 10),
-        smaller_device(&lavapipe, 64 << 10),
-    ];
+    let devices = [a, b];
     let report =
         tutti::offscreen::render_offscreen(&devices, &[palette_heavy_scene(3), fits], &small)
             .expect("run");

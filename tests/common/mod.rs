@@ -48,8 +48,29 @@ fn open_or_skip(backend: &str, what: &str) -> Option<GpuContext> {
     }
 }
 
+/// Mesa 22.3's lavapipe sometimes crashes (SIGSEGV in its queue thread) when two of its
+/// devices execute work at the same time in one process, as parallel tests do (seen in
+/// tests/lod.rs about one run in five; never with the tests run one at a time). A test that
+/// opens a lavapipe device therefore holds this process-wide lock until its thread ends (it is
+/// re-entrant within the test). The engine itself opens one device per adapter.
+fn serialize_lavapipe() {
+    use std::cell::RefCell;
+    use std::sync::{Mutex, MutexGuard};
+    static LOCK: Mutex<()> = Mutex::new(());
+    thread_local! {
+        static HELD: RefCell<Option<MutexGuard<'static, ()>>> = const { RefCell::new(None) };
+    }
+    HELD.with(|held| {
+        if held.borrow().is_none() {
+            let guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+            *held.borrow_mut() = Some(guard);
+        }
+    });
+}
+
 /// A fresh device on lavapipe (Mesa's Vulkan software rasteriser).
 pub fn lavapipe() -> Option<GpuContext> {
+    serialize_lavapipe();
     open_or_skip("vulkan", "lavapipe")
 }
 
@@ -65,13 +86,30 @@ pub fn lavapipe_with_limits(edit: impl FnOnce(&mut wgpu::Limits)) -> Option<GpuC
         // Reports the absence: a panic under TUTTI_REQUIRE_ADAPTERS=1, else SKIPPED.
         return lavapipe();
     };
+    serialize_lavapipe();
+    open_with_limits(index, edit, "lavapipe")
+}
+
+/// A fresh device on llvmpipe with lowered limits (see [`lavapipe_with_limits`]).
+pub fn llvmpipe_with_limits(edit: impl FnOnce(&mut wgpu::Limits)) -> Option<GpuContext> {
+    let Some(index) = find("gl") else {
+        return llvmpipe();
+    };
+    open_with_limits(index, edit, "llvmpipe")
+}
+
+fn open_with_limits(
+    index: usize,
+    edit: impl FnOnce(&mut wgpu::Limits),
+    what: &str,
+) -> Option<GpuContext> {
     let entry = &discovery().adapters[index];
     let mut limits = entry.limits();
     edit(&mut limits);
     Some(
         entry
             .open_with_limits(limits)
-            .unwrap_or_else(|e| panic!("lavapipe with lowered limits: {e}")),
+            .unwrap_or_else(|e| panic!("{what} with lowered limits: {e}")),
     )
 }
 
