@@ -73,6 +73,16 @@ pub enum AssetError {
         /// The offending URI.
         uri: String,
     },
+    /// A confined [`AssetLibrary`] was asked for a file outside its folder.
+    #[error(
+        "{path}: the asset lies outside {root}, the only folder assets may be loaded from here; copy it there"
+    )]
+    OutsideFolder {
+        /// The file asked for.
+        path: PathBuf,
+        /// The library's folder.
+        root: PathBuf,
+    },
     /// The geometry, skeleton or clips break a rule every asset must keep (see [`limits`]).
     #[error("{path}: {source}")]
     BadMesh {
