@@ -116,11 +116,16 @@ impl Importer {
     }
 
     fn run(&self, bytes: &[u8], name: &str) -> Result<Asset, AssetError> {
-        let gltf = gltf::Gltf::from_slice(bytes).map_err(|e| AssetError::Parse {
+        let parse_error = |e: gltf::Error| AssetError::Parse {
             path: self.path.clone(),
             message: e.to_string(),
-        })?;
-        let doc = &gltf.document;
+        };
+        let unchecked = gltf::Gltf::from_slice_without_validation(bytes).map_err(parse_error)?;
+        self.check_position_indices(unchecked.document.as_json())?;
+        let blob = unchecked.blob;
+        let document =
+            gltf::Document::from_json(unchecked.document.into_json()).map_err(parse_error)?;
+        let doc = &document;
         for (what, count, max) in [
             ("nodes", doc.nodes().len(), MAX_NODES),
             ("animations", doc.animations().len(), MAX_CLIPS),
@@ -131,7 +136,7 @@ impl Importer {
                 )));
             }
         }
-        let buffers = self.load_buffers(doc, gltf.blob.as_deref())?;
+        let buffers = self.load_buffers(doc, blob.as_deref())?;
         self.check_bounds(doc, &buffers)?;
         let get = |b: gltf::Buffer<'_>| buffers.get(b.index()).map(Vec::as_slice);
 
@@ -249,6 +254,31 @@ impl Importer {
                 source,
             }
         })
+    }
+
+    /// gltf-json's validation looks up each primitive's POSITION accessor without checking its
+    /// index (a panic on a bad one, found by the `gltf_import` fuzz target), so check it first.
+    fn check_position_indices(&self, root: &gltf::json::Root) -> Result<(), AssetError> {
+        use gltf::json::validation::Checked;
+        let accessors = root.accessors.len();
+        for (m, mesh) in root.meshes.iter().enumerate() {
+            for (p, prim) in mesh.primitives.iter().enumerate() {
+                if let Some(index) = prim
+                    .attributes
+                    .get(&Checked::Valid(gltf::json::mesh::Semantic::Positions))
+                    && index.value() >= accessors
+                {
+                    return Err(AssetError::Parse {
+                        path: self.path.clone(),
+                        message: format!(
+                            "meshes[{m}].primitives[{p}].attributes.POSITION names accessor {}, but the file has {accessors}",
+                            index.value()
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     fn check_bindings(&self, have: usize, more: usize) -> Result<(), AssetError> {

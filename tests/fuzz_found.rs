@@ -1,0 +1,62 @@
+//! One test per crash the fuzz targets found: the input (kept in `tests/fuzz_regressions/`)
+//! now gets a clean error, without any panic on the way (a panic the importer catches as a last
+//! resort still counts; the fuzzers abort on it).
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tutti::assets::{AssetError, import_gltf_slice};
+
+static PANICS: AtomicUsize = AtomicUsize::new(0);
+/// The panic count is process-wide: one test at a time looks at it.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Run `f`, failing if anything panicked meanwhile (even if caught).
+fn without_panics<T>(f: impl FnOnce() -> T) -> T {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            PANICS.fetch_add(1, Ordering::SeqCst);
+            default(info);
+        }));
+    });
+    let before = PANICS.load(Ordering::SeqCst);
+    let out = f();
+    assert_eq!(
+        PANICS.load(Ordering::SeqCst),
+        before,
+        "the input made tutti panic"
+    );
+    out
+}
+
+fn regression(target: &str, name: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fuzz_regressions")
+        .join(target)
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn import_error(name: &str) -> AssetError {
+    let bytes = regression("gltf_import", name);
+    without_panics(|| import_gltf_slice(&bytes, "r", Path::new("r.gltf"), None))
+        .expect_err("a malformed file")
+}
+
+/// gltf-json's validation indexed the accessor list with a primitive's POSITION index without
+/// checking it: a panic (caught by the importer as "malformed in a way the glTF reader could
+/// not handle", but an abort under the fuzzer).
+#[test]
+fn position_accessor_out_of_range() {
+    let err = import_error("position-accessor-out-of-range.gltf");
+    let msg = err.to_string();
+    assert!(matches!(err, AssetError::Parse { .. }), "{msg}");
+    assert!(
+        msg.contains("r.gltf")
+            && msg.contains("meshes[0].primitives[0].attributes.POSITION names accessor 5"),
+        "{msg}"
+    );
+}
