@@ -60,3 +60,29 @@ fn position_accessor_out_of_range() {
         "{msg}"
     );
 }
+
+/// gltf-json never validates animation channel targets, and the `gltf` crate unwraps the
+/// target node when asked for it: a node index past the end panicked.
+#[test]
+fn animation_target_node_out_of_range() {
+    let err = import_error("animation-target-node-out-of-range.gltf");
+    let msg = err.to_string();
+    assert!(matches!(err, AssetError::Parse { .. }), "{msg}");
+    assert!(
+        msg.contains("animations[0].channels[2].target.node: Index out of bounds"),
+        "{msg}"
+    );
+}
+
+/// The same gap for the target path: an unknown path ("scael") is kept as `Invalid` and the
+/// `gltf` crate unwrapped it (made by hand from the fuzzer's input).
+#[test]
+fn animation_target_path_invalid() {
+    let err = import_error("animation-target-path-invalid.gltf");
+    let msg = err.to_string();
+    assert!(matches!(err, AssetError::Parse { .. }), "{msg}");
+    assert!(
+        msg.contains("animations[0].channels[2].target.path: Invalid value"),
+        "{msg}"
+    );
+}

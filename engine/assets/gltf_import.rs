@@ -121,7 +121,7 @@ impl Importer {
             message: e.to_string(),
         };
         let unchecked = gltf::Gltf::from_slice_without_validation(bytes).map_err(parse_error)?;
-        self.check_position_indices(unchecked.document.as_json())?;
+        self.check_unvalidated(unchecked.document.as_json())?;
         let blob = unchecked.blob;
         let document =
             gltf::Document::from_json(unchecked.document.into_json()).map_err(parse_error)?;
@@ -256,10 +256,16 @@ impl Importer {
         })
     }
 
-    /// gltf-json's validation looks up each primitive's POSITION accessor without checking its
-    /// index (a panic on a bad one, found by the `gltf_import` fuzz target), so check it first.
-    fn check_position_indices(&self, root: &gltf::json::Root) -> Result<(), AssetError> {
-        use gltf::json::validation::Checked;
+    /// Check what gltf-json's validation gets wrong, before it runs (both found by the
+    /// `gltf_import` fuzz target): it looks up each primitive's POSITION accessor without
+    /// checking the index (a panic on a bad one), and it never validates animation channel
+    /// targets, whose node index and path the `gltf` crate later unwraps (a panic too).
+    fn check_unvalidated(&self, root: &gltf::json::Root) -> Result<(), AssetError> {
+        use gltf::json::validation::{Checked, Validate};
+        let parse = |message: String| AssetError::Parse {
+            path: self.path.clone(),
+            message,
+        };
         let accessors = root.accessors.len();
         for (m, mesh) in root.meshes.iter().enumerate() {
             for (p, prim) in mesh.primitives.iter().enumerate() {
@@ -268,13 +274,30 @@ impl Importer {
                     .get(&Checked::Valid(gltf::json::mesh::Semantic::Positions))
                     && index.value() >= accessors
                 {
-                    return Err(AssetError::Parse {
-                        path: self.path.clone(),
-                        message: format!(
-                            "meshes[{m}].primitives[{p}].attributes.POSITION names accessor {}, but the file has {accessors}",
-                            index.value()
-                        ),
-                    });
+                    return Err(parse(format!(
+                        "meshes[{m}].primitives[{p}].attributes.POSITION names accessor {}, but the file has {accessors}",
+                        index.value()
+                    )));
+                }
+            }
+        }
+        for (a, anim) in root.animations.iter().enumerate() {
+            for (c, channel) in anim.channels.iter().enumerate() {
+                let mut errors = Vec::new();
+                channel.target.validate(
+                    root,
+                    || {
+                        gltf::json::Path::new()
+                            .field("animations")
+                            .index(a)
+                            .field("channels")
+                            .index(c)
+                            .field("target")
+                    },
+                    &mut |path, error| errors.push(format!("{}: {error}", path())),
+                );
+                if !errors.is_empty() {
+                    return Err(parse(format!("invalid glTF: {}", errors.join("; "))));
                 }
             }
         }
