@@ -2,9 +2,12 @@
 //! now gets a clean error, without any panic on the way (a panic the importer catches as a last
 //! resort still counts; the fuzzers abort on it).
 
-use std::path::Path;
-use std::sync::Mutex;
+#[path = "../fuzz/harness.rs"]
+mod harness;
+
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
 use tutti::assets::{AssetError, import_gltf_slice};
 
 static PANICS: AtomicUsize = AtomicUsize::new(0);
@@ -40,9 +43,24 @@ fn regression(target: &str, name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// The fuzz targets' asset folder (URIs in the inputs resolve there), made once.
+fn asset_folder() -> &'static Path {
+    static DIR: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    &DIR.get_or_init(|| {
+        let tmp = tempfile::tempdir().expect("tmp");
+        harness::populate(tmp.path()).expect("asset folder");
+        let path = tmp.path().to_path_buf();
+        (tmp, path)
+    })
+    .1
+}
+
+/// Import a `gltf_import` regression input as the fuzz target does (URIs confined to the
+/// asset folder); it must fail without a panic.
 fn import_error(name: &str) -> AssetError {
     let bytes = regression("gltf_import", name);
-    without_panics(|| import_gltf_slice(&bytes, "r", Path::new("r.gltf"), None))
+    let dir = asset_folder();
+    without_panics(|| import_gltf_slice(&bytes, "r", &dir.join("r.gltf"), Some(dir)))
         .expect_err("a malformed file")
 }
 
@@ -85,4 +103,29 @@ fn animation_target_path_invalid() {
         msg.contains("animations[0].channels[2].target.path: Invalid value"),
         "{msg}"
     );
+}
+
+/// The `gltf` crate's readers assume each accessor's element type: a `debug_assert` on the
+/// element size (a panic in debug builds, misread data in release builds) and `unreachable!`
+/// on an unexpected component type (a panic in every build). The fuzzer's input has an
+/// animation input of VEC3; the other two were made by hand for the same gap.
+#[test]
+fn accessors_of_the_wrong_type() {
+    for (name, needle) in [
+        (
+            "animation-input-of-the-wrong-type.gltf",
+            "animation 0 channel 2 input (accessor 6) holds Vec3 of F32; it must hold Scalar of one of [F32]",
+        ),
+        (
+            "indices-of-float-type.gltf",
+            "mesh 0 primitive 0: indices (accessor 1) holds Scalar of F32; it must hold Scalar of one of [U8, U16, U32]",
+        ),
+        (
+            "position-of-scalar-type.gltf",
+            "mesh 0 primitive 0: POSITION (accessor 0) holds Scalar of F32; it must hold Vec3 of one of [F32]",
+        ),
+    ] {
+        let msg = import_error(name).to_string();
+        assert!(msg.contains(needle), "{name}: {msg}");
+    }
 }

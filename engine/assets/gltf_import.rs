@@ -21,6 +21,7 @@ use super::{
     Texture, Transform,
 };
 use glam::{Mat4, Quat, Vec2, Vec3, Vec4};
+use gltf::accessor::{DataType, Dimensions};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -304,6 +305,54 @@ impl Importer {
         Ok(())
     }
 
+    /// An accessor's element type must be one the reader for its use handles: the `gltf`
+    /// crate's readers assume it (a panic, or misread data, otherwise; found by the
+    /// `gltf_import` fuzz target). `kinds` are the allowed component types.
+    fn check_type(
+        &self,
+        acc: &gltf::Accessor<'_>,
+        what: &str,
+        kinds: &[DataType],
+        dims: Dimensions,
+    ) -> Result<(), AssetError> {
+        if acc.dimensions() == dims && kinds.contains(&acc.data_type()) {
+            return Ok(());
+        }
+        Err(self.invalid(format!(
+            "{what} (accessor {}) holds {:?} of {:?}; it must hold {dims:?} of one of {kinds:?}",
+            acc.index(),
+            acc.dimensions(),
+            acc.data_type()
+        )))
+    }
+
+    /// Check the types of every attribute [`Self::read_vertices`] reads.
+    fn check_attribute_types(&self, p: &PrimitiveData<'_>) -> Result<(), AssetError> {
+        use DataType::{F32, U8, U16};
+        use gltf::Semantic;
+        for (semantic, kinds, dims) in [
+            (Semantic::Positions, &[F32][..], Dimensions::Vec3),
+            (Semantic::Normals, &[F32][..], Dimensions::Vec3),
+            (
+                Semantic::TexCoords(0),
+                &[F32, U8, U16][..],
+                Dimensions::Vec2,
+            ),
+            (Semantic::Joints(0), &[U8, U16][..], Dimensions::Vec4),
+            (Semantic::Weights(0), &[F32, U8, U16][..], Dimensions::Vec4),
+        ] {
+            if let Some(acc) = p.prim.get(&semantic) {
+                self.check_type(
+                    &acc,
+                    &format!("{}: {}", p.label, semantic.to_string()),
+                    kinds,
+                    dims,
+                )?;
+            }
+        }
+        Ok(())
+    }
+
     fn check_bindings(&self, have: usize, more: usize) -> Result<(), AssetError> {
         if have.saturating_add(more) > MAX_BINDINGS {
             return Err(self.invalid(format!(
@@ -335,7 +384,15 @@ impl Importer {
                 )));
             }
             // At most `joints` matrices are read, so the allocation is bounded by the joints.
-            Some(_) => match skin.reader(get).read_inverse_bind_matrices() {
+            Some(acc) => match self
+                .check_type(
+                    &acc,
+                    &format!("skin {}: inverse bind matrices", skin.index()),
+                    &[DataType::F32],
+                    Dimensions::Mat4,
+                )
+                .map(|()| skin.reader(get).read_inverse_bind_matrices())?
+            {
                 Some(iter) => iter
                     .take(joints)
                     .map(|m| Mat4::from_cols_array_2d(&m))
@@ -414,6 +471,11 @@ impl Importer {
                 "{label} has {count} {what}, which is not a whole number of triangles; a triangle list needs a non-zero multiple of 3 (re-export it triangulated)"
             )));
         }
+        if let Some(acc) = p.prim.indices() {
+            use DataType::{U8, U16, U32};
+            let what = format!("{label}: indices");
+            self.check_type(&acc, &what, &[U8, U16, U32], Dimensions::Scalar)?;
+        }
         let indices: Vec<u32> = match p.prim.indices() {
             None => (0..n as u32).collect(),
             Some(_) => match p.prim.reader(get).read_indices() {
@@ -458,11 +520,13 @@ impl Importer {
         for (semantic, acc) in p.prim.attributes() {
             if acc.count() != n {
                 return Err(self.invalid(format!(
-                    "{label}: {semantic:?} has {} elements but POSITION has {n}; every attribute of a primitive needs one element per vertex",
+                    "{label}: {} has {} elements but POSITION has {n}; every attribute of a primitive needs one element per vertex",
+                    semantic.to_string(),
                     acc.count()
                 )));
             }
         }
+        self.check_attribute_types(p)?;
         let reader = p.prim.reader(get);
         let not_finite = |attribute: &str, vertex: usize| {
             self.invalid(format!(

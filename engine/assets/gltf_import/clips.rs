@@ -4,6 +4,7 @@ use super::{AssetError, Importer};
 use crate::assets::limits::MAX_ANIMATION_KEYS;
 use crate::assets::{Channel, Clip, Interpolation, Property};
 use glam::{Vec3, Vec4};
+use gltf::accessor::{DataType, Dimensions};
 use std::collections::HashMap;
 
 impl Importer {
@@ -66,6 +67,25 @@ impl Importer {
                     return Err(self.invalid(format!(
                         "the animations have more than {MAX_ANIMATION_KEYS} key frames in all; resample them more coarsely"
                     )));
+                }
+                let what =
+                    |io: &str| format!("animation {} channel {} {io}", anim.index(), ch.index());
+                self.check_type(
+                    &inputs,
+                    &what("input"),
+                    &[DataType::F32],
+                    Dimensions::Scalar,
+                )?;
+                match property {
+                    Property::Rotation => {
+                        use DataType::{F32, I8, I16, U8, U16};
+                        let kinds = [F32, I8, U8, I16, U16];
+                        self.check_type(&outputs, &what("output"), &kinds, Dimensions::Vec4)?;
+                    }
+                    Property::Translation | Property::Scale => {
+                        let kinds = [DataType::F32];
+                        self.check_type(&outputs, &what("output"), &kinds, Dimensions::Vec3)?;
+                    }
                 }
                 let reader = ch.reader(get.clone());
                 let times: Vec<f32> = reader
