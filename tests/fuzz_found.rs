@@ -129,3 +129,23 @@ fn accessors_of_the_wrong_type() {
         assert!(msg.contains(needle), "{name}: {msg}");
     }
 }
+
+/// A node matrix that collapses an axis (scale 0) decomposed into a NaN rotation; the asset
+/// loaded, but exported `null`s (serde_json's NaN) that did not import again. Its rotation
+/// is now the identity, and it round-trips. Non-finite transforms and colours (made by hand:
+/// JSON numbers beyond f32 become infinities) are errors.
+#[test]
+fn non_finite_node_transforms_and_colours() {
+    let bytes = regression("gltf_import", "node-matrix-with-zero-scale.gltf");
+    assert!(
+        without_panics(|| harness::gltf_import(&bytes, asset_folder())),
+        "a node matrix with a zero scale loads, exports and loads again"
+    );
+    let msg = import_error("node-translation-overflows-f32.gltf").to_string();
+    assert!(msg.contains("node 1: its transform is not finite"), "{msg}");
+    let msg = import_error("material-colour-overflows-f32.gltf").to_string();
+    assert!(
+        msg.contains("material 0: baseColorFactor") && msg.contains("is not finite"),
+        "{msg}"
+    );
+}

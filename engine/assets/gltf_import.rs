@@ -353,6 +353,38 @@ impl Importer {
         Ok(())
     }
 
+    /// A node's rest transform, finite. A matrix decomposes into translation, rotation and
+    /// scale; one that collapses an axis (scale 0) has no defined rotation, which becomes the
+    /// identity (found by the `gltf_import` fuzz target: the rotation was NaN).
+    fn node_transform(&self, node: &gltf::Node<'_>) -> Result<Transform, AssetError> {
+        let rest = match node.transform() {
+            gltf::scene::Transform::Matrix { matrix } => {
+                let m = Mat4::from_cols_array_2d(&matrix);
+                let mut t = Transform::from_matrix(m);
+                if m.is_finite() && !t.rotation.is_finite() {
+                    t.rotation = Quat::IDENTITY;
+                }
+                t
+            }
+            gltf::scene::Transform::Decomposed {
+                translation,
+                rotation,
+                scale,
+            } => Transform {
+                translation: Vec3::from(translation),
+                rotation: Quat::from_array(rotation).normalize(),
+                scale: Vec3::from(scale),
+            },
+        };
+        if !(rest.translation.is_finite() && rest.rotation.is_finite() && rest.scale.is_finite()) {
+            return Err(self.invalid(format!(
+                "node {}: its transform is not finite (NaN or infinity, or a zero rotation quaternion)",
+                node.index()
+            )));
+        }
+        Ok(rest)
+    }
+
     fn check_bindings(&self, have: usize, more: usize) -> Result<(), AssetError> {
         if have.saturating_add(more) > MAX_BINDINGS {
             return Err(self.invalid(format!(
@@ -635,20 +667,7 @@ impl Importer {
                     node.index()
                 )));
             }
-            let rest = match node.transform() {
-                gltf::scene::Transform::Matrix { matrix } => {
-                    Transform::from_matrix(Mat4::from_cols_array_2d(&matrix))
-                }
-                gltf::scene::Transform::Decomposed {
-                    translation,
-                    rotation,
-                    scale,
-                } => Transform {
-                    translation: Vec3::from(translation),
-                    rotation: Quat::from_array(rotation).normalize(),
-                    scale: Vec3::from(scale),
-                },
-            };
+            let rest = self.node_transform(&node)?;
             let ours = nodes.len();
             map.insert(node.index(), ours);
             nodes.push(SkeletonNode {
@@ -714,9 +733,16 @@ impl Importer {
             }
             None => None,
         };
+        let base_color = Vec4::from(pbr.base_color_factor());
+        if !base_color.is_finite() {
+            return Err(self.invalid(format!(
+                "material {}: baseColorFactor {base_color} is not finite",
+                mat.index().map_or("(default)".into(), |i| i.to_string())
+            )));
+        }
         Ok(Material {
             name: mat.name().unwrap_or("material").to_string(),
-            base_color: Vec4::from(pbr.base_color_factor()),
+            base_color,
             texture,
         })
     }

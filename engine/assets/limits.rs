@@ -105,6 +105,9 @@ pub enum MeshError {
         /// `position`, `normal`, `uv` or `weights`.
         attribute: &'static str,
     },
+    /// A NaN or infinite value elsewhere (a rest transform, an inverse bind matrix, a colour).
+    #[error("{0} is not finite (NaN or infinity)")]
+    NotFiniteValue(String),
     /// A vertex bound to a palette entry that does not exist.
     #[error("vertex {vertex}: joint {joint} is past the {bindings} bindings of the skeleton")]
     JointOutOfRange {
@@ -144,6 +147,12 @@ pub fn check_asset(mesh: &MeshAsset, skeleton: &Skeleton, clips: &[Clip]) -> Res
     }
     for clip in clips {
         check_clip(clip, skeleton.nodes.len())?;
+    }
+    if let Some(m) = mesh.materials.iter().find(|m| !m.base_color.is_finite()) {
+        return Err(MeshError::NotFiniteValue(format!(
+            "material {:?}: base colour",
+            m.name
+        )));
     }
     Ok(())
 }
@@ -256,6 +265,23 @@ fn check_skeleton(skeleton: &Skeleton) -> Result<(), MeshError> {
             )));
         }
     }
+    for (i, node) in skeleton.nodes.iter().enumerate() {
+        let t = &node.rest;
+        if !(t.translation.is_finite() && t.rotation.is_finite() && t.scale.is_finite()) {
+            return Err(MeshError::NotFiniteValue(format!(
+                "skeleton node {i}: rest transform"
+            )));
+        }
+    }
+    if let Some(i) = skeleton
+        .bindings
+        .iter()
+        .position(|b| !b.inverse_bind.is_finite())
+    {
+        return Err(MeshError::NotFiniteValue(format!(
+            "binding {i}: inverse bind matrix"
+        )));
+    }
     if let Some((i, b)) = skeleton
         .bindings
         .iter()
@@ -299,6 +325,9 @@ fn check_clip(clip: &Clip, nodes: usize) -> Result<(), MeshError> {
                 ch.times.len(),
                 ch.values.len()
             )));
+        }
+        if !ch.values.iter().all(|v| v.is_finite()) {
+            return Err(bad(format!("channel {c}: a key value is not finite")));
         }
         if ch.times.iter().any(|t| !t.is_finite()) || ch.times.windows(2).any(|w| w[1] < w[0]) {
             return Err(bad(format!(
