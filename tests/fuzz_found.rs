@@ -149,3 +149,14 @@ fn non_finite_node_transforms_and_colours() {
         "{msg}"
     );
 }
+
+/// A sparse accessor with a count of 0 underflowed the `gltf` crate's reader (a panic in
+/// debug builds, a read that silently fails in release builds).
+#[test]
+fn sparse_count_zero() {
+    let msg = import_error("sparse-count-zero.gltf").to_string();
+    assert!(
+        msg.contains("sparse accessor 0 replaces no elements"),
+        "{msg}"
+    );
+}

@@ -171,6 +171,12 @@ impl Importer {
                 let idx = sparse.indices();
                 let vals = sparse.values();
                 let idx_size = idx.index_type().size();
+                // A count of 0 underflows the gltf crate's reader (found by the fuzz target).
+                if sparse.count() == 0 {
+                    return Err(self.invalid(format!(
+                        "sparse accessor {i} replaces no elements; glTF requires a sparse count of at least 1"
+                    )));
+                }
                 if sparse.count() > acc.count() {
                     return Err(self.invalid(format!(
                         "sparse accessor {i} replaces {} elements but has only {}",
