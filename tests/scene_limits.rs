@@ -77,7 +77,7 @@ fn avatar_counts_are_bounded_per_group_and_per_scene() {
         r#"(asset: "SimpleSkin", count: 0)"#,
         &["s.ron: avatars[0].count: 0 is outside 1 ..= 100000"],
     );
-    let eleven = vec![r#"(asset: "SimpleSkin", count: 100000)"#; 11].join(", ");
+    let eleven = [r#"(asset: "SimpleSkin", count: 100000)"#; 11].join(", ");
     assert_rejects(
         "",
         &eleven,

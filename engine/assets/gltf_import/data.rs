@@ -145,20 +145,17 @@ impl Importer {
                 )));
             }
             match acc.view() {
-                Some(view) => {
-                    if !fits(&view, acc.offset(), acc.count(), acc.size()) {
-                        return Err(self.invalid(format!(
-                            "accessor {i} ({} elements of {} bytes, stride {}) runs past the end of buffer view {} ({} bytes); the file is truncated or corrupt",
-                            acc.count(),
-                            acc.size(),
-                            view.stride().unwrap_or(acc.size()),
-                            view.index(),
-                            view.length()
-                        )));
-                    }
+                Some(view) if !fits(&view, acc.offset(), acc.count(), acc.size()) => {
+                    return Err(self.invalid(format!(
+                        "accessor {i} ({} elements of {} bytes, stride {}) runs past the end of buffer view {} ({} bytes); the file is truncated or corrupt",
+                        acc.count(),
+                        acc.size(),
+                        view.stride().unwrap_or(acc.size()),
+                        view.index(),
+                        view.length()
+                    )));
                 }
-                // No bytes back these elements (they are zeros, or sparse over zeros): a count
-                // here is only a number, so bound it by the most any reader accepts.
+                Some(_) => {}
                 None if acc.count() > MAX_INDICES => {
                     return Err(self.invalid(format!(
                         "accessor {i} declares {} elements without a buffer view to hold them; tutti reads at most {MAX_INDICES} elements from one accessor",
