@@ -42,7 +42,7 @@ pub const MAX_TEXTURE_SIDE: u32 = 16_384;
 /// Most decoded texture bytes (RGBA8) one asset may have, over all of its textures.
 pub const MAX_TEXTURE_BYTES: u64 = 1 << 30;
 
-/// What is wrong with a mesh, skeleton or clip handed to [`Asset::try_new`].
+/// What is wrong with a mesh, skeleton or clip handed to [`Asset::try_new`](super::Asset::try_new).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum MeshError {
