@@ -160,3 +160,23 @@ fn sparse_count_zero() {
         "{msg}"
     );
 }
+
+/// The `gltf` crate unwraps an image's `uri` when it has no `bufferView` (the fuzzer's input,
+/// found under AddressSanitizer, though a plain panic), and its `mimeType` when it has one (made
+/// by hand); gltf-json's validation requires neither.
+#[test]
+fn images_without_a_source_or_mime_type() {
+    for (name, needle) in [
+        (
+            "image-without-uri-or-view.gltf",
+            "images[0] has neither a uri nor a bufferView",
+        ),
+        (
+            "image-view-without-mime-type.gltf",
+            "images[0] lies in a bufferView but has no mimeType",
+        ),
+    ] {
+        let msg = import_error(name).to_string();
+        assert!(msg.contains(needle), "{name}: {msg}");
+    }
+}

@@ -257,10 +257,11 @@ impl Importer {
         })
     }
 
-    /// Check what gltf-json's validation gets wrong, before it runs (both found by the
+    /// Check what gltf-json's validation gets wrong, before it runs (all found by the
     /// `gltf_import` fuzz target): it looks up each primitive's POSITION accessor without
-    /// checking the index (a panic on a bad one), and it never validates animation channel
-    /// targets, whose node index and path the `gltf` crate later unwraps (a panic too).
+    /// checking the index (a panic on a bad one), it never validates animation channel
+    /// targets, whose node index and path the `gltf` crate later unwraps (a panic too), and it
+    /// lets an image go without the `uri` or `mimeType` the crate unwraps.
     fn check_unvalidated(&self, root: &gltf::json::Root) -> Result<(), AssetError> {
         use gltf::json::validation::{Checked, Validate};
         let parse = |message: String| AssetError::Parse {
@@ -280,6 +281,23 @@ impl Importer {
                         index.value()
                     )));
                 }
+            }
+        }
+        // The gltf crate unwraps an image's `uri` when it has no `bufferView`, and its
+        // `mimeType` when it has one; validation requires neither.
+        for (i, image) in root.images.iter().enumerate() {
+            match (&image.buffer_view, &image.uri, &image.mime_type) {
+                (Some(_), _, None) => {
+                    return Err(parse(format!(
+                        "images[{i}] lies in a bufferView but has no mimeType; glTF requires one there"
+                    )));
+                }
+                (None, None, _) => {
+                    return Err(parse(format!(
+                        "images[{i}] has neither a uri nor a bufferView; glTF requires one of them"
+                    )));
+                }
+                _ => {}
             }
         }
         for (a, anim) in root.animations.iter().enumerate() {
