@@ -50,6 +50,19 @@ impl Bin {
     }
 }
 
+/// A vertex's `JOINTS_0` entry as written: a slot with zero weight names joint 0, as glTF asks
+/// (the Khronos validator's `ACCESSOR_JOINTS_USED_ZERO_WEIGHT`). Skinning is unchanged: a slot
+/// with zero weight adds nothing whichever joint it names.
+fn export_joints(v: &super::SkinVertex) -> [u16; 4] {
+    std::array::from_fn(|k| {
+        if v.weights[k] == 0.0 {
+            0
+        } else {
+            v.joints[k] as u16
+        }
+    })
+}
+
 const FLOAT: u32 = 5126;
 const UNSIGNED_SHORT: u32 = 5123;
 const UNSIGNED_INT: u32 = 5125;
@@ -88,11 +101,7 @@ pub fn export_glb(asset: &Asset) -> Result<Vec<u8>, String> {
     }
     let nrm: Vec<[f32; 3]> = mesh.vertices.iter().map(|v| v.normal.to_array()).collect();
     let uv: Vec<[f32; 2]> = mesh.vertices.iter().map(|v| v.uv.to_array()).collect();
-    let joints: Vec<[u16; 4]> = mesh
-        .vertices
-        .iter()
-        .map(|v| v.joints.map(|j| j as u16))
-        .collect();
+    let joints: Vec<[u16; 4]> = mesh.vertices.iter().map(export_joints).collect();
     let weights: Vec<[f32; 4]> = mesh.vertices.iter().map(|v| v.weights).collect();
     let a_pos = bin.accessor(
         bytemuck::cast_slice(&pos),
@@ -320,4 +329,63 @@ pub fn export_glb(asset: &Asset) -> Result<Vec<u8>, String> {
         bin: Some(Cow::Owned(bin.data)),
     };
     glb.to_vec().map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::assets::procedural::{Detail, humanoid};
+
+    /// glTF: "unused joint values (zero weight) MUST be set to zero". The Khronos validator
+    /// reported 46,784 `ACCESSOR_JOINTS_USED_ZERO_WEIGHT` warnings on `tutti avatar` output.
+    #[test]
+    fn zero_weight_slots_name_joint_zero() {
+        for detail in Detail::ALL {
+            let asset = humanoid(detail);
+            assert!(
+                asset
+                    .mesh
+                    .vertices
+                    .iter()
+                    .any(|v| (0..4).any(|k| v.weights[k] == 0.0 && v.joints[k] != 0)),
+                "{detail:?}: the test needs zero-weight slots naming other joints"
+            );
+            let glb = export_glb(&asset).expect("export");
+            let gltf = gltf::Gltf::from_slice(&glb).expect("parse");
+            let blob = gltf.blob.as_deref().expect("BIN chunk");
+            let prim = gltf
+                .document
+                .meshes()
+                .next()
+                .and_then(|m| m.primitives().next())
+                .expect("a primitive");
+            let reader = prim.reader(|_| Some(blob));
+            let joints: Vec<[u16; 4]> = reader
+                .read_joints(0)
+                .expect("JOINTS_0")
+                .into_u16()
+                .collect();
+            let weights: Vec<[f32; 4]> = reader
+                .read_weights(0)
+                .expect("WEIGHTS_0")
+                .into_f32()
+                .collect();
+            assert_eq!(joints.len(), asset.mesh.vertices.len());
+            let mut used = 0;
+            for (i, (j, w)) in joints.iter().zip(&weights).enumerate() {
+                for k in 0..4 {
+                    if w[k] == 0.0 {
+                        assert_eq!(j[k], 0, "{detail:?}: vertex {i} slot {k} has zero weight");
+                    } else {
+                        used += 1;
+                        assert_eq!(u32::from(j[k]), asset.mesh.vertices[i].joints[k]);
+                    }
+                }
+            }
+            assert!(
+                used >= joints.len(),
+                "every vertex keeps its weighted joints"
+            );
+        }
+    }
 }

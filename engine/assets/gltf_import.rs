@@ -1,18 +1,29 @@
 //! glTF 2.0 import (`.gltf` with embedded or external buffers, and `.glb`).
 //!
-//! The `gltf` crate parses and validates the document; this module resolves buffers itself so that
-//! it can enforce two rules the crate leaves to the caller: external URIs must stay inside the
-//! glTF's own folder, and every buffer, view and accessor must fit in the bytes actually present
-//! (a truncated file is an error naming the file, never a panic).
+//! The `gltf` crate parses and validates the document; this module resolves buffers itself (in
+//! [`data`]) so that it can enforce the rules the crate leaves to the caller: external URIs must
+//! stay inside the glTF's own folder, and every buffer, view and accessor must fit in the bytes
+//! actually present (a truncated file is an error naming the file, never a panic).
+//!
+//! Every count read from the file is checked against those bytes and against the
+//! [`limits`](super::limits) before anything is allocated for it, and every primitive is checked
+//! (whole triangles, indices in range, finite attributes) before meshoptimizer sees it; errors
+//! name the file, the mesh and the primitive.
 
-use super::{
-    Asset, AssetError, Binding, Channel, Clip, Interpolation, Material, MeshAsset, Property,
-    Skeleton, SkeletonNode, SkinVertex, Submesh, Texture, Transform,
+mod clips;
+mod data;
+
+use super::limits::{
+    MAX_BINDINGS, MAX_CLIPS, MAX_INDICES, MAX_NODES, MAX_TEXTURE_BYTES, MAX_VERTICES,
 };
-use base64::Engine as _;
+use super::{
+    Asset, AssetError, Binding, Material, MeshAsset, Skeleton, SkeletonNode, SkinVertex, Submesh,
+    Texture, Transform,
+};
 use glam::{Mat4, Quat, Vec2, Vec3, Vec4};
+use gltf::accessor::{DataType, Dimensions};
 use std::collections::HashMap;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Import a `.gltf` or `.glb` file from disk. External buffers and images resolve relative to the
@@ -73,6 +84,30 @@ struct Importer {
     base_dir: Option<PathBuf>,
 }
 
+/// Decoded textures by image index, and the decoded bytes the asset may still take.
+struct Textures {
+    cache: HashMap<usize, Arc<Texture>>,
+    budget: u64,
+}
+
+/// A primitive being read, with what its vertices bind to.
+struct PrimitiveData<'a> {
+    prim: &'a gltf::Primitive<'a>,
+    /// `mesh 0 "Body" primitive 1`, for errors.
+    label: &'a str,
+    /// Binding of each joint of the node's skin.
+    skin_map: Option<&'a [u32]>,
+    /// The node's own binding, for unskinned vertices.
+    rigid: u32,
+}
+
+fn primitive_label(mesh: &gltf::Mesh<'_>, primitive: usize) -> String {
+    match mesh.name() {
+        Some(name) => format!("mesh {} {name:?} primitive {primitive}", mesh.index()),
+        None => format!("mesh {} primitive {primitive}", mesh.index()),
+    }
+}
+
 impl Importer {
     fn invalid(&self, message: impl Into<String>) -> AssetError {
         AssetError::Invalid {
@@ -82,12 +117,27 @@ impl Importer {
     }
 
     fn run(&self, bytes: &[u8], name: &str) -> Result<Asset, AssetError> {
-        let gltf = gltf::Gltf::from_slice(bytes).map_err(|e| AssetError::Parse {
+        let parse_error = |e: gltf::Error| AssetError::Parse {
             path: self.path.clone(),
             message: e.to_string(),
-        })?;
-        let doc = &gltf.document;
-        let buffers = self.load_buffers(doc, gltf.blob.as_deref())?;
+        };
+        let unchecked = gltf::Gltf::from_slice_without_validation(bytes).map_err(parse_error)?;
+        self.check_unvalidated(unchecked.document.as_json())?;
+        let blob = unchecked.blob;
+        let document =
+            gltf::Document::from_json(unchecked.document.into_json()).map_err(parse_error)?;
+        let doc = &document;
+        for (what, count, max) in [
+            ("nodes", doc.nodes().len(), MAX_NODES),
+            ("animations", doc.animations().len(), MAX_CLIPS),
+        ] {
+            if count > max {
+                return Err(self.invalid(format!(
+                    "{count} {what} exceed the limit of {max}; simplify the asset"
+                )));
+            }
+        }
+        let buffers = self.load_buffers(doc, blob.as_deref())?;
         self.check_bounds(doc, &buffers)?;
         let get = |b: gltf::Buffer<'_>| buffers.get(b.index()).map(Vec::as_slice);
 
@@ -100,7 +150,10 @@ impl Importer {
         let mut rigid_bindings: HashMap<usize, u32> = HashMap::new();
         let mut mesh = MeshAsset::default();
         let mut material_map: HashMap<Option<usize>, usize> = HashMap::new();
-        let mut texture_cache: HashMap<usize, Arc<Texture>> = HashMap::new();
+        let mut textures = Textures {
+            cache: HashMap::new(),
+            budget: MAX_TEXTURE_BYTES,
+        };
         // Primitives that share their attribute accessors (and skin) share vertices.
         let mut vertex_sets: HashMap<VertexSetKey, u32> = HashMap::new();
 
@@ -110,55 +163,40 @@ impl Importer {
                 continue; // not part of the displayed scene
             };
             let skin_map: Option<Vec<u32>> = match node.skin() {
-                Some(skin) => {
-                    if let Some(map) = skin_bindings.get(&skin.index()) {
-                        Some(map.clone())
-                    } else {
-                        let ibms: Vec<Mat4> = match skin.reader(get).read_inverse_bind_matrices() {
-                            Some(iter) => iter.map(|m| Mat4::from_cols_array_2d(&m)).collect(),
-                            None => vec![Mat4::IDENTITY; skin.joints().count()],
-                        };
-                        let mut map = Vec::new();
-                        for (j, joint) in skin.joints().enumerate() {
-                            let Some(&jn) = node_map.get(&joint.index()) else {
-                                return Err(self.invalid(format!(
-                                    "skin {} uses joint node {} which is not in the scene",
-                                    skin.index(),
-                                    joint.index()
-                                )));
-                            };
-                            let ibm = ibms.get(j).copied().unwrap_or(Mat4::IDENTITY);
-                            map.push(skeleton.bindings.len() as u32);
-                            skeleton.bindings.push(Binding {
-                                node: jn,
-                                inverse_bind: ibm,
-                            });
-                        }
+                Some(skin) => Some(match skin_bindings.get(&skin.index()) {
+                    Some(map) => map.clone(),
+                    None => {
+                        let map = self.read_skin(&skin, &node_map, get, &mut skeleton)?;
                         skin_bindings.insert(skin.index(), map.clone());
-                        Some(map)
+                        map
                     }
-                }
+                }),
                 None => None,
             };
-            let rigid = *rigid_bindings.entry(our_node).or_insert_with(|| {
-                skeleton.bindings.push(Binding {
-                    node: our_node,
-                    inverse_bind: Mat4::IDENTITY,
-                });
-                skeleton.bindings.len() as u32 - 1
-            });
+            let rigid = match rigid_bindings.get(&our_node) {
+                Some(&b) => b,
+                None => {
+                    self.check_bindings(skeleton.bindings.len(), 1)?;
+                    skeleton.bindings.push(Binding {
+                        node: our_node,
+                        inverse_bind: Mat4::IDENTITY,
+                    });
+                    let b = skeleton.bindings.len() as u32 - 1;
+                    rigid_bindings.insert(our_node, b);
+                    b
+                }
+            };
 
             for prim in gmesh.primitives() {
+                let label = primitive_label(&gmesh, prim.index());
                 if prim.mode() != gltf::mesh::Mode::Triangles {
                     tracing::warn!(
-                        "{}: mesh {} has a {:?} primitive; only triangles are drawn, it is skipped",
+                        "{}: {label} is drawn as {:?}; only triangles are drawn, it is skipped",
                         self.path.display(),
-                        gmesh.index(),
                         prim.mode()
                     );
                     continue;
                 }
-                let reader = prim.reader(get);
                 let mut attr_key: Vec<(String, usize)> = prim
                     .attributes()
                     .map(|(sem, acc)| (sem.to_string(), acc.index()))
@@ -169,45 +207,31 @@ impl Importer {
                 let mat = match material_map.get(&material_index) {
                     Some(&m) => m,
                     None => {
-                        let m = self.material(&prim.material(), &buffers, &mut texture_cache)?;
+                        let m = self.material(&prim.material(), &buffers, &mut textures)?;
                         mesh.materials.push(m);
                         material_map.insert(material_index, mesh.materials.len() - 1);
                         mesh.materials.len() - 1
                     }
                 };
-                let n = prim
-                    .get(&gltf::Semantic::Positions)
-                    .map(|acc| acc.count())
-                    .ok_or_else(|| {
-                        self.invalid(format!(
-                            "mesh {} has a primitive without POSITION",
-                            gmesh.index()
-                        ))
-                    })?;
-                let indices: Vec<u32> = match reader.read_indices() {
-                    Some(i) => i.into_u32().collect(),
-                    None => (0..n as u32).collect(),
+                let shared = vertex_sets.get(&set_key).copied();
+                let new_vertices = if shared.is_some() {
+                    0
+                } else {
+                    mesh.vertices.len()
                 };
-                if let Some(&bad) = indices.iter().find(|&&i| i as usize >= n) {
-                    return Err(self.invalid(format!(
-                        "mesh {} has index {bad} but only {n} vertices",
-                        gmesh.index()
-                    )));
-                }
-                let base = match vertex_sets.get(&set_key) {
-                    Some(&base) => base,
+                let prim_data = PrimitiveData {
+                    prim: &prim,
+                    label: &label,
+                    skin_map: skin_map.as_deref(),
+                    rigid,
+                };
+                let indices = self.read_indices(&prim_data, get, &mesh, new_vertices)?;
+                let base = match shared {
+                    Some(base) => base,
                     None => {
                         let base = mesh.vertices.len() as u32;
                         vertex_sets.insert(set_key, base);
-                        self.read_vertices(
-                            &reader,
-                            n,
-                            &indices,
-                            skin_map.as_deref(),
-                            rigid,
-                            gmesh.index(),
-                            &mut mesh.vertices,
-                        )?;
+                        self.read_vertices(&prim_data, get, &indices, &mut mesh.vertices)?;
                         base
                     }
                 };
@@ -225,40 +249,365 @@ impl Importer {
         }
 
         let clips = self.clips(doc, &node_map, get)?;
-        Ok(Asset::new(name.to_string(), mesh, skeleton, clips))
+        Asset::try_new(name.to_string(), mesh, skeleton, clips).map_err(|source| {
+            AssetError::BadMesh {
+                path: self.path.clone(),
+                source,
+            }
+        })
     }
 
-    /// Read one primitive's vertices (positions, normals, UVs, joints mapped to bindings, weights).
-    #[allow(clippy::too_many_arguments)]
+    /// Check what gltf-json's validation gets wrong, before it runs (all found by the
+    /// `gltf_import` fuzz target): it looks up each primitive's POSITION accessor without
+    /// checking the index (a panic on a bad one), it never validates animation channel
+    /// targets, whose node index and path the `gltf` crate later unwraps (a panic too), and it
+    /// lets an image go without the `uri` or `mimeType` the crate unwraps.
+    fn check_unvalidated(&self, root: &gltf::json::Root) -> Result<(), AssetError> {
+        use gltf::json::validation::{Checked, Validate};
+        let parse = |message: String| AssetError::Parse {
+            path: self.path.clone(),
+            message,
+        };
+        let accessors = root.accessors.len();
+        for (m, mesh) in root.meshes.iter().enumerate() {
+            for (p, prim) in mesh.primitives.iter().enumerate() {
+                if let Some(index) = prim
+                    .attributes
+                    .get(&Checked::Valid(gltf::json::mesh::Semantic::Positions))
+                    && index.value() >= accessors
+                {
+                    return Err(parse(format!(
+                        "meshes[{m}].primitives[{p}].attributes.POSITION names accessor {}, but the file has {accessors}",
+                        index.value()
+                    )));
+                }
+            }
+        }
+        // The gltf crate unwraps an image's `uri` when it has no `bufferView`, and its
+        // `mimeType` when it has one; validation requires neither.
+        for (i, image) in root.images.iter().enumerate() {
+            match (&image.buffer_view, &image.uri, &image.mime_type) {
+                (Some(_), _, None) => {
+                    return Err(parse(format!(
+                        "images[{i}] lies in a bufferView but has no mimeType; glTF requires one there"
+                    )));
+                }
+                (None, None, _) => {
+                    return Err(parse(format!(
+                        "images[{i}] has neither a uri nor a bufferView; glTF requires one of them"
+                    )));
+                }
+                _ => {}
+            }
+        }
+        for (a, anim) in root.animations.iter().enumerate() {
+            for (c, channel) in anim.channels.iter().enumerate() {
+                let mut errors = Vec::new();
+                channel.target.validate(
+                    root,
+                    || {
+                        gltf::json::Path::new()
+                            .field("animations")
+                            .index(a)
+                            .field("channels")
+                            .index(c)
+                            .field("target")
+                    },
+                    &mut |path, error| errors.push(format!("{}: {error}", path())),
+                );
+                if !errors.is_empty() {
+                    return Err(parse(format!("invalid glTF: {}", errors.join("; "))));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// An accessor's element type must be one the reader for its use handles: the `gltf`
+    /// crate's readers assume it (a panic, or misread data, otherwise; found by the
+    /// `gltf_import` fuzz target). `kinds` are the allowed component types.
+    fn check_type(
+        &self,
+        acc: &gltf::Accessor<'_>,
+        what: &str,
+        kinds: &[DataType],
+        dims: Dimensions,
+    ) -> Result<(), AssetError> {
+        if acc.dimensions() == dims && kinds.contains(&acc.data_type()) {
+            return Ok(());
+        }
+        Err(self.invalid(format!(
+            "{what} (accessor {}) holds {:?} of {:?}; it must hold {dims:?} of one of {kinds:?}",
+            acc.index(),
+            acc.dimensions(),
+            acc.data_type()
+        )))
+    }
+
+    /// Check the types of every attribute [`Self::read_vertices`] reads.
+    fn check_attribute_types(&self, p: &PrimitiveData<'_>) -> Result<(), AssetError> {
+        use DataType::{F32, U8, U16};
+        use gltf::Semantic;
+        for (semantic, kinds, dims) in [
+            (Semantic::Positions, &[F32][..], Dimensions::Vec3),
+            (Semantic::Normals, &[F32][..], Dimensions::Vec3),
+            (
+                Semantic::TexCoords(0),
+                &[F32, U8, U16][..],
+                Dimensions::Vec2,
+            ),
+            (Semantic::Joints(0), &[U8, U16][..], Dimensions::Vec4),
+            (Semantic::Weights(0), &[F32, U8, U16][..], Dimensions::Vec4),
+        ] {
+            if let Some(acc) = p.prim.get(&semantic) {
+                self.check_type(
+                    &acc,
+                    &format!("{}: {}", p.label, semantic.to_string()),
+                    kinds,
+                    dims,
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A node's rest transform, finite. A matrix decomposes into translation, rotation and
+    /// scale; one that collapses an axis (scale 0) has no defined rotation, which becomes the
+    /// identity (found by the `gltf_import` fuzz target: the rotation was NaN).
+    fn node_transform(&self, node: &gltf::Node<'_>) -> Result<Transform, AssetError> {
+        let rest = match node.transform() {
+            gltf::scene::Transform::Matrix { matrix } => {
+                let m = Mat4::from_cols_array_2d(&matrix);
+                let mut t = Transform::from_matrix(m);
+                if m.is_finite() && !t.rotation.is_finite() {
+                    t.rotation = Quat::IDENTITY;
+                }
+                t
+            }
+            gltf::scene::Transform::Decomposed {
+                translation,
+                rotation,
+                scale,
+            } => Transform {
+                translation: Vec3::from(translation),
+                rotation: Quat::from_array(rotation).normalize(),
+                scale: Vec3::from(scale),
+            },
+        };
+        if !(rest.translation.is_finite() && rest.rotation.is_finite() && rest.scale.is_finite()) {
+            return Err(self.invalid(format!(
+                "node {}: its transform is not finite (NaN or infinity, or a zero rotation quaternion)",
+                node.index()
+            )));
+        }
+        Ok(rest)
+    }
+
+    fn check_bindings(&self, have: usize, more: usize) -> Result<(), AssetError> {
+        if have.saturating_add(more) > MAX_BINDINGS {
+            return Err(self.invalid(format!(
+                "the skins and meshes need more than {MAX_BINDINGS} joints (palette entries); simplify the rig"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Add a skin's joints to the skeleton's bindings; returns the binding of each skin joint.
+    fn read_skin<'a, 's, F>(
+        &self,
+        skin: &'a gltf::Skin<'a>,
+        node_map: &HashMap<usize, usize>,
+        get: F,
+        skeleton: &mut Skeleton,
+    ) -> Result<Vec<u32>, AssetError>
+    where
+        F: Clone + Fn(gltf::Buffer<'a>) -> Option<&'s [u8]>,
+    {
+        let joints = skin.joints().len();
+        self.check_bindings(skeleton.bindings.len(), joints)?;
+        let ibms: Vec<Mat4> = match skin.inverse_bind_matrices() {
+            Some(acc) if acc.count() < joints => {
+                return Err(self.invalid(format!(
+                    "skin {} has {joints} joints but only {} inverse bind matrices",
+                    skin.index(),
+                    acc.count()
+                )));
+            }
+            // At most `joints` matrices are read, so the allocation is bounded by the joints.
+            Some(acc) => match self
+                .check_type(
+                    &acc,
+                    &format!("skin {}: inverse bind matrices", skin.index()),
+                    &[DataType::F32],
+                    Dimensions::Mat4,
+                )
+                .map(|()| skin.reader(get).read_inverse_bind_matrices())?
+            {
+                Some(iter) => iter
+                    .take(joints)
+                    .map(|m| Mat4::from_cols_array_2d(&m))
+                    .collect(),
+                None => {
+                    return Err(self.invalid(format!(
+                        "skin {}: the inverse bind matrices cannot be read",
+                        skin.index()
+                    )));
+                }
+            },
+            None => vec![Mat4::IDENTITY; joints],
+        };
+        if !ibms.iter().all(Mat4::is_finite) {
+            return Err(self.invalid(format!(
+                "skin {}: an inverse bind matrix is not finite",
+                skin.index()
+            )));
+        }
+        let mut map = Vec::with_capacity(joints);
+        for (j, joint) in skin.joints().enumerate() {
+            let Some(&jn) = node_map.get(&joint.index()) else {
+                return Err(self.invalid(format!(
+                    "skin {} uses joint node {} which is not in the scene",
+                    skin.index(),
+                    joint.index()
+                )));
+            };
+            map.push(skeleton.bindings.len() as u32);
+            skeleton.bindings.push(Binding {
+                node: jn,
+                inverse_bind: ibms.get(j).copied().unwrap_or(Mat4::IDENTITY),
+            });
+        }
+        Ok(map)
+    }
+
+    /// A primitive's triangle list (its own numbering), checked before meshoptimizer sees it:
+    /// within the vertex and index limits (`new_vertices` is the vertex count the asset will have
+    /// before this primitive's vertices, 0 when they are shared), a non-empty multiple of three
+    /// indices, each below the POSITION count.
+    fn read_indices<'a, 's, F>(
+        &self,
+        p: &PrimitiveData<'a>,
+        get: F,
+        mesh: &MeshAsset,
+        new_vertices: usize,
+    ) -> Result<Vec<u32>, AssetError>
+    where
+        F: Clone + Fn(gltf::Buffer<'a>) -> Option<&'s [u8]>,
+    {
+        let label = p.label;
+        let n = p
+            .prim
+            .get(&gltf::Semantic::Positions)
+            .map(|acc| acc.count())
+            .ok_or_else(|| self.invalid(format!("{label} has no POSITION attribute")))?;
+        if new_vertices.saturating_add(n) > MAX_VERTICES {
+            return Err(self.invalid(format!(
+                "{label}: {n} vertices take the asset past the limit of {MAX_VERTICES}; simplify or split it"
+            )));
+        }
+        let count = p.prim.indices().map_or(n, |acc| acc.count());
+        if mesh.indices.len().saturating_add(count) > MAX_INDICES {
+            return Err(self.invalid(format!(
+                "{label}: {count} indices take the asset past the limit of {MAX_INDICES}; simplify or split it"
+            )));
+        }
+        if count == 0 || !count.is_multiple_of(3) {
+            let what = if p.prim.indices().is_some() {
+                "indices"
+            } else {
+                "vertices and no indices"
+            };
+            return Err(self.invalid(format!(
+                "{label} has {count} {what}, which is not a whole number of triangles; a triangle list needs a non-zero multiple of 3 (re-export it triangulated)"
+            )));
+        }
+        if let Some(acc) = p.prim.indices() {
+            use DataType::{U8, U16, U32};
+            let what = format!("{label}: indices");
+            self.check_type(&acc, &what, &[U8, U16, U32], Dimensions::Scalar)?;
+        }
+        let indices: Vec<u32> = match p.prim.indices() {
+            None => (0..n as u32).collect(),
+            Some(_) => match p.prim.reader(get).read_indices() {
+                Some(i) => i.into_u32().collect(),
+                None => {
+                    return Err(self.invalid(format!("{label}: the indices cannot be read")));
+                }
+            },
+        };
+        if indices.len() != count {
+            return Err(self.invalid(format!(
+                "{label}: {} of {count} indices could be read",
+                indices.len()
+            )));
+        }
+        if let Some((at, &bad)) = indices.iter().enumerate().find(|&(_, &i)| i as usize >= n) {
+            return Err(self.invalid(format!(
+                "{label}: index {at} is {bad}, but POSITION has only {n} vertices"
+            )));
+        }
+        Ok(indices)
+    }
+
+    /// Read one primitive's vertices (positions, normals, UVs, joints mapped to bindings,
+    /// weights). Every attribute must have POSITION's count (checked before reading), and
+    /// positions, normals, UVs and weights must be finite.
     fn read_vertices<'a, 's, F>(
         &self,
-        reader: &gltf::mesh::Reader<'a, 's, F>,
-        n: usize,
+        p: &PrimitiveData<'a>,
+        get: F,
         indices: &[u32],
-        skin_map: Option<&[u32]>,
-        rigid: u32,
-        mesh_index: usize,
         out: &mut Vec<SkinVertex>,
     ) -> Result<(), AssetError>
     where
         F: Clone + Fn(gltf::Buffer<'a>) -> Option<&'s [u8]>,
     {
+        let label = p.label;
+        let n = p
+            .prim
+            .get(&gltf::Semantic::Positions)
+            .map_or(0, |acc| acc.count());
+        for (semantic, acc) in p.prim.attributes() {
+            if acc.count() != n {
+                return Err(self.invalid(format!(
+                    "{label}: {} has {} elements but POSITION has {n}; every attribute of a primitive needs one element per vertex",
+                    semantic.to_string(),
+                    acc.count()
+                )));
+            }
+        }
+        self.check_attribute_types(p)?;
+        let reader = p.prim.reader(get);
+        let not_finite = |attribute: &str, vertex: usize| {
+            self.invalid(format!(
+                "{label}: {attribute} of vertex {vertex} is not finite (NaN or infinity)"
+            ))
+        };
         let positions: Vec<Vec3> = reader
             .read_positions()
             .map(|p| p.map(Vec3::from).collect())
             .unwrap_or_default();
         if positions.len() != n {
-            return Err(self.invalid(format!("mesh {mesh_index}: POSITION cannot be read")));
+            return Err(self.invalid(format!("{label}: POSITION cannot be read")));
+        }
+        if let Some(v) = positions.iter().position(|p| !p.is_finite()) {
+            return Err(not_finite("POSITION", v));
         }
         let normals: Vec<Vec3> = match reader.read_normals() {
             Some(it) => it.map(Vec3::from).collect(),
             None => smooth_normals(&positions, indices),
         };
+        if let Some(v) = normals.iter().position(|p| !p.is_finite()) {
+            return Err(not_finite("NORMAL", v));
+        }
         let uvs: Vec<Vec2> = match reader.read_tex_coords(0) {
             Some(t) => t.into_f32().map(Vec2::from).collect(),
             None => vec![Vec2::ZERO; n],
         };
-        let skinned = match (skin_map, reader.read_joints(0), reader.read_weights(0)) {
+        if let Some(v) = uvs.iter().position(|p| !p.is_finite()) {
+            return Err(not_finite("TEXCOORD_0", v));
+        }
+        let skinned = match (p.skin_map, reader.read_joints(0), reader.read_weights(0)) {
             (Some(map), Some(j), Some(w)) => Some((
                 map,
                 j.into_u16().collect::<Vec<_>>(),
@@ -266,33 +615,36 @@ impl Importer {
             )),
             _ => None,
         };
-        if positions.len() != n || normals.len() != n || uvs.len() != n {
+        if normals.len() != n || uvs.len() != n {
             return Err(self.invalid(format!(
-                "mesh {}: attribute counts differ from POSITION's {n}",
-                mesh_index
+                "{label}: attribute counts differ from POSITION's {n}"
             )));
         }
+        out.reserve(n);
         for i in 0..n {
             let (joints, weights) = match &skinned {
                 Some((map, j, w)) => {
                     let (Some(jj), Some(ww)) = (j.get(i), w.get(i)) else {
                         return Err(self.invalid(format!(
-                            "mesh {}: JOINTS_0/WEIGHTS_0 shorter than POSITION",
-                            mesh_index
+                            "{label}: JOINTS_0/WEIGHTS_0 shorter than POSITION"
                         )));
                     };
+                    if !ww.iter().all(|w| w.is_finite()) {
+                        return Err(not_finite("WEIGHTS_0", i));
+                    }
                     let mut joints = [0u32; 4];
                     for k in 0..4 {
                         joints[k] = *map.get(jj[k] as usize).ok_or_else(|| {
                             self.invalid(format!(
-                                "mesh {}: joint index {} outside its skin",
-                                mesh_index, jj[k]
+                                "{label}: vertex {i} uses joint {} but its skin has {}",
+                                jj[k],
+                                map.len()
                             ))
                         })?;
                     }
-                    (joints, normalize_weights(*ww, rigid, &mut joints))
+                    (joints, normalize_weights(*ww, p.rigid, &mut joints))
                 }
-                None => ([rigid, rigid, rigid, rigid], [1.0, 0.0, 0.0, 0.0]),
+                None => ([p.rigid; 4], [1.0, 0.0, 0.0, 0.0]),
             };
             out.push(SkinVertex {
                 position: positions[i],
@@ -301,139 +653,6 @@ impl Importer {
                 joints,
                 weights,
             });
-        }
-        Ok(())
-    }
-
-    /// Resolve every buffer to its bytes and check it holds `byteLength` bytes.
-    fn load_buffers(
-        &self,
-        doc: &gltf::Document,
-        blob: Option<&[u8]>,
-    ) -> Result<Vec<Vec<u8>>, AssetError> {
-        let mut out = Vec::new();
-        for buffer in doc.buffers() {
-            let data = match buffer.source() {
-                gltf::buffer::Source::Bin => blob
-                    .ok_or_else(|| {
-                        self.invalid("a buffer refers to the GLB BIN chunk, which is missing")
-                    })?
-                    .to_vec(),
-                gltf::buffer::Source::Uri(uri) => self.read_uri(uri)?,
-            };
-            if data.len() < buffer.length() {
-                return Err(AssetError::TruncatedBuffer {
-                    path: self.path.clone(),
-                    buffer: buffer.index(),
-                    declared: buffer.length(),
-                    actual: data.len(),
-                });
-            }
-            out.push(data);
-        }
-        Ok(out)
-    }
-
-    fn read_uri(&self, uri: &str) -> Result<Vec<u8>, AssetError> {
-        if let Some(rest) = uri.strip_prefix("data:") {
-            let Some((_, payload)) = rest.split_once(";base64,") else {
-                return Err(self.invalid("a data: URI is not base64-encoded"));
-            };
-            return base64::engine::general_purpose::STANDARD
-                .decode(payload.trim_end())
-                .map_err(|e| {
-                    self.invalid(format!(
-                        "a data: URI is not valid base64 ({e}); the file may be truncated"
-                    ))
-                });
-        }
-        let rel = percent_decode(uri);
-        let Some(dir) = &self.base_dir else {
-            return Err(self.invalid(format!(
-                "URI {uri:?} refers to an external file, but this asset has no folder to resolve it in"
-            )));
-        };
-        let escapes = || AssetError::UriEscapes {
-            path: self.path.clone(),
-            uri: uri.to_string(),
-        };
-        if rel.contains("://") {
-            return Err(escapes());
-        }
-        let mut depth: i32 = 0;
-        for comp in Path::new(&rel).components() {
-            match comp {
-                Component::Normal(_) => depth += 1,
-                Component::CurDir => {}
-                Component::ParentDir => {
-                    depth -= 1;
-                    if depth < 0 {
-                        return Err(escapes());
-                    }
-                }
-                Component::RootDir | Component::Prefix(_) => return Err(escapes()),
-            }
-        }
-        let full = dir.join(&rel);
-        // Symbolic links may still lead out of the folder: compare canonical paths.
-        if let (Ok(canon_dir), Ok(canon_file)) = (dir.canonicalize(), full.canonicalize())
-            && !canon_file.starts_with(&canon_dir)
-        {
-            return Err(escapes());
-        }
-        std::fs::read(&full).map_err(|source| AssetError::Io { path: full, source })
-    }
-
-    /// Every view inside its buffer, every accessor inside its view, so reading never panics.
-    fn check_bounds(&self, doc: &gltf::Document, buffers: &[Vec<u8>]) -> Result<(), AssetError> {
-        for view in doc.views() {
-            let buf = view.buffer();
-            let end = view.offset().checked_add(view.length());
-            if end.is_none_or(|e| e > buf.length() || e > buffers[buf.index()].len()) {
-                return Err(self.invalid(format!(
-                    "buffer view {} (offset {}, length {}) runs past the end of buffer {}; the file is truncated or corrupt",
-                    view.index(),
-                    view.offset(),
-                    view.length(),
-                    buf.index()
-                )));
-            }
-        }
-        let fits = |view: &gltf::buffer::View<'_>, offset: usize, count: usize, elem: usize| {
-            if count == 0 {
-                return true;
-            }
-            let stride = view.stride().unwrap_or(elem).max(elem);
-            (count - 1)
-                .checked_mul(stride)
-                .and_then(|x| x.checked_add(offset))
-                .and_then(|x| x.checked_add(elem))
-                .is_some_and(|end| end <= view.length())
-        };
-        for acc in doc.accessors() {
-            if let Some(view) = acc.view()
-                && !fits(&view, acc.offset(), acc.count(), acc.size())
-            {
-                return Err(self.invalid(format!(
-                    "accessor {} ({} elements) runs past the end of buffer view {}",
-                    acc.index(),
-                    acc.count(),
-                    view.index()
-                )));
-            }
-            if let Some(sparse) = acc.sparse() {
-                let idx = sparse.indices();
-                let vals = sparse.values();
-                let idx_size = idx.index_type().size();
-                if !fits(&idx.view(), idx.offset(), sparse.count(), idx_size)
-                    || !fits(&vals.view(), vals.offset(), sparse.count(), acc.size())
-                {
-                    return Err(self.invalid(format!(
-                        "sparse accessor {} runs past the end of its buffer views",
-                        acc.index()
-                    )));
-                }
-            }
         }
         Ok(())
     }
@@ -466,20 +685,7 @@ impl Importer {
                     node.index()
                 )));
             }
-            let rest = match node.transform() {
-                gltf::scene::Transform::Matrix { matrix } => {
-                    Transform::from_matrix(Mat4::from_cols_array_2d(&matrix))
-                }
-                gltf::scene::Transform::Decomposed {
-                    translation,
-                    rotation,
-                    scale,
-                } => Transform {
-                    translation: Vec3::from(translation),
-                    rotation: Quat::from_array(rotation).normalize(),
-                    scale: Vec3::from(scale),
-                },
-            };
+            let rest = self.node_transform(&node)?;
             let ours = nodes.len();
             map.insert(node.index(), ours);
             nodes.push(SkeletonNode {
@@ -498,7 +704,7 @@ impl Importer {
         &self,
         mat: &gltf::Material<'_>,
         buffers: &[Vec<u8>],
-        cache: &mut HashMap<usize, Arc<Texture>>,
+        textures: &mut Textures,
     ) -> Result<Material, AssetError> {
         let pbr = mat.pbr_metallic_roughness();
         let texture = match pbr.base_color_texture() {
@@ -511,155 +717,65 @@ impl Importer {
                     );
                 }
                 let image = info.texture().source();
-                match cache.get(&image.index()) {
+                match textures.cache.get(&image.index()) {
                     Some(t) => Some(t.clone()),
                     None => {
                         let bytes = match image.source() {
                             gltf::image::Source::View { view, .. } => {
                                 let start = view.offset();
-                                buffers[view.buffer().index()][start..start + view.length()]
+                                // check_bounds put every view inside its buffer.
+                                buffers
+                                    .get(view.buffer().index())
+                                    .and_then(|b| b.get(start..start + view.length()))
+                                    .ok_or_else(|| {
+                                        self.invalid(format!(
+                                            "image {} lies outside its buffer",
+                                            image.index()
+                                        ))
+                                    })?
                                     .to_vec()
                             }
                             gltf::image::Source::Uri { uri, .. } => self.read_uri(uri)?,
                         };
-                        let decoded = image::load_from_memory(&bytes)
-                            .map_err(|e| {
-                                self.invalid(format!(
-                                    "image {} cannot be decoded: {e}",
-                                    image.index()
-                                ))
-                            })?
-                            .to_rgba8();
+                        let (width, height, rgba) =
+                            self.decode_image(image.index(), &bytes, &mut textures.budget)?;
                         let tex = Arc::new(Texture {
-                            width: decoded.width(),
-                            height: decoded.height(),
-                            rgba: decoded.into_raw(),
+                            width,
+                            height,
+                            rgba,
                         });
-                        cache.insert(image.index(), tex.clone());
+                        textures.cache.insert(image.index(), tex.clone());
                         Some(tex)
                     }
                 }
             }
             None => None,
         };
+        let base_color = Vec4::from(pbr.base_color_factor());
+        if !base_color.is_finite() {
+            return Err(self.invalid(format!(
+                "material {}: baseColorFactor {base_color} is not finite",
+                mat.index().map_or("(default)".into(), |i| i.to_string())
+            )));
+        }
         Ok(Material {
             name: mat.name().unwrap_or("material").to_string(),
-            base_color: Vec4::from(pbr.base_color_factor()),
+            base_color,
             texture,
         })
     }
-
-    fn clips<'a, 's, F>(
-        &self,
-        doc: &'a gltf::Document,
-        node_map: &HashMap<usize, usize>,
-        get: F,
-    ) -> Result<Vec<Clip>, AssetError>
-    where
-        F: Clone + Fn(gltf::Buffer<'a>) -> Option<&'s [u8]>,
-    {
-        let mut clips = Vec::new();
-        for anim in doc.animations() {
-            let mut channels = Vec::new();
-            let mut duration = 0.0f32;
-            for ch in anim.channels() {
-                let Some(&node) = node_map.get(&ch.target().node().index()) else {
-                    continue;
-                };
-                let property = match ch.target().property() {
-                    gltf::animation::Property::Translation => Property::Translation,
-                    gltf::animation::Property::Rotation => Property::Rotation,
-                    gltf::animation::Property::Scale => Property::Scale,
-                    gltf::animation::Property::MorphTargetWeights => {
-                        tracing::warn!(
-                            "{}: morph target animation is not supported; channel skipped",
-                            self.path.display()
-                        );
-                        continue;
-                    }
-                };
-                let interpolation = match ch.sampler().interpolation() {
-                    gltf::animation::Interpolation::Step => Interpolation::Step,
-                    gltf::animation::Interpolation::Linear => Interpolation::Linear,
-                    gltf::animation::Interpolation::CubicSpline => Interpolation::CubicSpline,
-                };
-                let reader = ch.reader(get.clone());
-                let times: Vec<f32> = reader
-                    .read_inputs()
-                    .ok_or_else(|| {
-                        self.invalid(format!(
-                            "animation {} has a sampler without input",
-                            anim.index()
-                        ))
-                    })?
-                    .collect();
-                let values: Vec<Vec4> = match reader.read_outputs() {
-                    Some(gltf::animation::util::ReadOutputs::Translations(it)) => {
-                        it.map(|v| Vec3::from(v).extend(0.0)).collect()
-                    }
-                    Some(gltf::animation::util::ReadOutputs::Scales(it)) => {
-                        it.map(|v| Vec3::from(v).extend(0.0)).collect()
-                    }
-                    Some(gltf::animation::util::ReadOutputs::Rotations(r)) => {
-                        r.into_f32().map(Vec4::from).collect()
-                    }
-                    _ => {
-                        return Err(self.invalid(format!(
-                            "animation {} has a sampler without usable output",
-                            anim.index()
-                        )));
-                    }
-                };
-                let per_key = if interpolation == Interpolation::CubicSpline {
-                    3
-                } else {
-                    1
-                };
-                if times.is_empty() || values.len() != times.len() * per_key {
-                    return Err(self.invalid(format!(
-                        "animation {}: {} key times but {} values",
-                        anim.index(),
-                        times.len(),
-                        values.len()
-                    )));
-                }
-                if times.windows(2).any(|w| w[1] < w[0]) || times.iter().any(|t| !t.is_finite()) {
-                    return Err(self.invalid(format!(
-                        "animation {}: key times are not ascending",
-                        anim.index()
-                    )));
-                }
-                duration = duration.max(*times.last().unwrap_or(&0.0));
-                channels.push(Channel {
-                    node,
-                    property,
-                    interpolation,
-                    times,
-                    values,
-                });
-            }
-            clips.push(Clip {
-                name: anim
-                    .name()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| format!("clip{}", anim.index())),
-                duration,
-                channels,
-            });
-        }
-        Ok(clips)
-    }
 }
 
-/// Normalise weights to sum to one; an all-zero set binds rigidly.
+/// Normalise weights to sum to one; an all-zero (or all but zero) set binds rigidly.
 fn normalize_weights(w: [f32; 4], fallback: u32, joints: &mut [u32; 4]) -> [f32; 4] {
     let w = w.map(|x| if x.is_finite() { x.max(0.0) } else { 0.0 });
-    let sum: f32 = w.iter().sum();
+    // In f64, so that huge (finite) weights cannot overflow the sum.
+    let sum: f64 = w.iter().map(|&x| f64::from(x)).sum();
     if sum <= 1e-6 {
         *joints = [fallback; 4];
         return [1.0, 0.0, 0.0, 0.0];
     }
-    w.map(|x| x / sum)
+    w.map(|x| (f64::from(x) / sum) as f32)
 }
 
 /// Area-weighted vertex normals for meshes that ship without NORMAL.
@@ -676,25 +792,4 @@ pub(crate) fn smooth_normals(positions: &[Vec3], indices: &[u32]) -> Vec<Vec3> {
         .into_iter()
         .map(|n| n.normalize_or(Vec3::Y))
         .collect()
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Some(v) = std::str::from_utf8(&bytes[i + 1..i + 3])
-                .ok()
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(v);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }

@@ -13,6 +13,7 @@
 //! The renderer picks a level per avatar and target from the projected size of
 //! [`LodLevel::model_error`] (see `render::cull_lod`).
 
+use super::limits::{MeshError, check_mesh};
 use super::{Asset, MeshAsset, Submesh};
 use glam::Vec3;
 use rayon::prelude::*;
@@ -61,12 +62,11 @@ impl LodLevel {
 }
 
 /// Reorder a mesh's vertices for fetch locality and its indices for the vertex cache (per
-/// material range). The mesh draws the same triangles afterwards.
-pub fn optimize_mesh(mesh: &mut MeshAsset) {
+/// material range). The mesh draws the same triangles afterwards. Fails, before meshoptimizer
+/// sees it, on a mesh that does not pass [`check_mesh`].
+pub fn optimize_mesh(mesh: &mut MeshAsset) -> Result<(), MeshError> {
+    check_mesh(mesh)?;
     let n = mesh.vertices.len();
-    if n == 0 {
-        return;
-    }
     for sm in &mesh.submeshes {
         let range = sm.first_index as usize..(sm.first_index + sm.index_count) as usize;
         let optimized = meshopt::optimize_vertex_cache(&mesh.indices[range.clone()], n);
@@ -74,13 +74,15 @@ pub fn optimize_mesh(mesh: &mut MeshAsset) {
     }
     // Reorders vertices in first-use order, rewrites the indices, drops unused vertices.
     mesh.vertices = meshopt::optimize_vertex_fetch(&mut mesh.indices, &mesh.vertices);
+    Ok(())
 }
 
 /// Build the chain for a mesh (call [`optimize_mesh`] first for the best vertex order).
 /// Each level simplifies every material range separately, towards its ratio of the original
 /// triangles and within its [`LOD_MAX_ERRORS`] bound; a level never has more triangles than the
-/// one before.
-pub fn build_lod_chain(mesh: &MeshAsset) -> Vec<LodLevel> {
+/// one before. Fails, before meshoptimizer sees it, on a mesh that does not pass [`check_mesh`].
+pub fn build_lod_chain(mesh: &MeshAsset) -> Result<Vec<LodLevel>, MeshError> {
+    check_mesh(mesh)?;
     let positions: Vec<[f32; 3]> = mesh
         .vertices
         .iter()
@@ -144,14 +146,15 @@ pub fn build_lod_chain(mesh: &MeshAsset) -> Vec<LodLevel> {
             vertex_count: n as u32,
         });
     }
-    levels
+    Ok(levels)
 }
 
 /// Build the chain of `mesh` and renumber its vertices so that each level uses a prefix of the
 /// vertex list (the coarsest level's vertices first). Vertices no triangle uses go last and
 /// belong to level 0 only. The mesh draws the same triangles, in the same order, afterwards.
-pub fn build_nested_chain(mesh: &mut MeshAsset) -> Vec<LodLevel> {
-    let mut levels = build_lod_chain(mesh);
+/// Fails, before meshoptimizer sees it, on a mesh that does not pass [`check_mesh`].
+pub fn build_nested_chain(mesh: &mut MeshAsset) -> Result<Vec<LodLevel>, MeshError> {
+    let mut levels = build_lod_chain(mesh)?;
     let n = mesh.vertices.len();
     // Coarsest level using each vertex (levels are nested: each is simplified from the last).
     let mut coarsest = vec![-1i32; n];
@@ -182,7 +185,7 @@ pub fn build_nested_chain(mesh: &mut MeshAsset) -> Vec<LodLevel> {
             coarsest.iter().filter(|&&c| c >= l as i32).count() as u32
         };
     }
-    levels
+    Ok(levels)
 }
 
 /// A model-space bounding sphere.
@@ -252,13 +255,13 @@ mod tests {
     fn levels_are_monotone_and_within_their_error_bound() {
         let mut mesh = humanoid(Detail::Ultra).mesh;
         let triangles = mesh.triangle_count();
-        optimize_mesh(&mut mesh);
+        optimize_mesh(&mut mesh).expect("valid mesh");
         assert_eq!(
             mesh.triangle_count(),
             triangles,
             "optimisation keeps every triangle"
         );
-        let levels = build_lod_chain(&mesh);
+        let levels = build_lod_chain(&mesh).expect("valid mesh");
         assert_eq!(levels.len(), LOD_RATIOS.len());
         let counts: Vec<usize> = levels.iter().map(LodLevel::triangle_count).collect();
         assert!(counts.windows(2).all(|w| w[1] < w[0]), "{counts:?}");
@@ -295,8 +298,8 @@ mod tests {
     #[test]
     fn low_poly_meshes_stop_at_their_error_bound() {
         let mut mesh = humanoid(Detail::Low).mesh;
-        optimize_mesh(&mut mesh);
-        let levels = build_lod_chain(&mesh);
+        optimize_mesh(&mut mesh).expect("valid mesh");
+        let levels = build_lod_chain(&mesh).expect("valid mesh");
         let counts: Vec<usize> = levels.iter().map(LodLevel::triangle_count).collect();
         assert!(counts.windows(2).all(|w| w[1] <= w[0]), "{counts:?}");
         assert!(

@@ -8,16 +8,22 @@
 //! skeleton's [`Skeleton::bindings`]. A binding is a node plus an inverse bind matrix, so a glTF
 //! skin joint is a binding, and a rigid (unskinned) glTF mesh becomes a binding to its own node with
 //! an identity inverse bind matrix. The renderer and the CPU twin therefore only know one path.
+//!
+//! Every asset is checked before meshoptimizer (C++) sees it, and the importer allocates nothing
+//! for a count read from a file before checking it against the bytes present and against the
+//! [`limits`]. A malformed file is an [`AssetError`] naming the file, never an abort.
 
 mod glb_export;
 mod gltf_import;
 mod library;
+pub mod limits;
 pub mod lod;
 pub mod procedural;
 
 pub use glb_export::export_glb;
 pub use gltf_import::{import_gltf, import_gltf_slice};
 pub use library::{AssetLibrary, AssetRef, BUILTIN_ASSETS};
+pub use limits::MeshError;
 
 use glam::{Mat4, Quat, Vec2, Vec3, Vec4};
 use std::path::PathBuf;
@@ -66,6 +72,24 @@ pub enum AssetError {
         path: PathBuf,
         /// The offending URI.
         uri: String,
+    },
+    /// A confined [`AssetLibrary`] was asked for a file outside its folder.
+    #[error(
+        "{path}: the asset lies outside {root}, the only folder assets may be loaded from here; copy it there"
+    )]
+    OutsideFolder {
+        /// The file asked for.
+        path: PathBuf,
+        /// The library's folder.
+        root: PathBuf,
+    },
+    /// The geometry, skeleton or clips break a rule every asset must keep (see [`limits`]).
+    #[error("{path}: {source}")]
+    BadMesh {
+        /// File that failed.
+        path: PathBuf,
+        /// What is wrong.
+        source: MeshError,
     },
     /// Any other structural problem, described in words.
     #[error("{path}: {message}")]
@@ -307,19 +331,40 @@ pub struct Asset {
 }
 
 impl Asset {
-    /// Build an asset: optimise nothing that changes what is drawn, build its LOD chain with
-    /// meshoptimizer and renumber the vertices so that every level uses a prefix of the vertex
-    /// list (see [`lod`]). Triangles and their order are unchanged.
-    pub fn new(name: String, mut mesh: MeshAsset, skeleton: Skeleton, clips: Vec<Clip>) -> Self {
-        let lods = lod::build_nested_chain(&mut mesh);
-        Self {
+    /// Build an asset from parts known to be well formed (procedural or test geometry): as
+    /// [`Asset::try_new`].
+    ///
+    /// # Panics
+    ///
+    /// If the parts fail [`limits::check_asset`]. Use [`Asset::try_new`] for anything built from
+    /// input.
+    pub fn new(name: String, mesh: MeshAsset, skeleton: Skeleton, clips: Vec<Clip>) -> Self {
+        match Self::try_new(name, mesh, skeleton, clips) {
+            Ok(asset) => asset,
+            Err(e) => panic!("Asset::new given a malformed asset ({e}); use Asset::try_new"),
+        }
+    }
+
+    /// Check the parts ([`limits::check_asset`]: triangles, index ranges, finite attributes,
+    /// joints, parent order, clips), then build the asset: optimise nothing that changes what is
+    /// drawn, build its LOD chain with meshoptimizer and renumber the vertices so that every level
+    /// uses a prefix of the vertex list (see [`lod`]). Triangles and their order are unchanged.
+    pub fn try_new(
+        name: String,
+        mut mesh: MeshAsset,
+        skeleton: Skeleton,
+        clips: Vec<Clip>,
+    ) -> Result<Self, MeshError> {
+        limits::check_asset(&mesh, &skeleton, &clips)?;
+        let lods = lod::build_nested_chain(&mut mesh)?;
+        Ok(Self {
             name,
             mesh,
             skeleton,
             clips,
             lods,
             bounds: Default::default(),
-        }
+        })
     }
 
     /// The asset's LOD chain: level 0 draws [`MeshAsset::indices`]; each later level has fewer

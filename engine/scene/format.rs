@@ -1,5 +1,8 @@
 //! The scene file format (RON). Every optional field has its default documented here; the
-//! `scenes/default.ron` file shows them all.
+//! `scenes/default.ron` file shows them all. The range each value must lie in is checked when a
+//! scene is loaded (see the table in `scene/validate.rs`, mirrored by the `MAX_*` constants of
+//! [`crate::scene`]); numbers not given a range here must be finite, with a magnitude of at most
+//! 1,000,000.
 
 use serde::{Deserialize, Serialize};
 
@@ -9,22 +12,22 @@ use serde::{Deserialize, Serialize};
 pub struct SceneDesc {
     /// Scene name; also the output folder name. Letters, digits, `-`, `_` and `.`.
     pub name: String,
-    /// Frames per second; offscreen time of frame `f` is `f / fps`. Default 24.
+    /// Frames per second (1 ..= 1000); offscreen time of frame `f` is `f / fps`. Default 24.
     #[serde(default = "default_fps")]
     pub fps: f32,
-    /// Frame range `(start, end)`, end exclusive. Default `(0, 48)`.
+    /// Frame range `(start, end)`, end exclusive, at most 1,000,000 frames. Default `(0, 48)`.
     #[serde(default = "default_frames")]
     pub frames: (u32, u32),
     /// The camera. Default: see [`Camera`].
     #[serde(default)]
     pub camera: Camera,
-    /// Output targets; at least one. Every target of a frame shares the frame's animation,
-    /// uploads and skinning.
+    /// Output targets; 1 ..= 16, with distinct names. Every target of a frame shares the frame's
+    /// animation, uploads and skinning.
     pub targets: Vec<TargetDesc>,
     /// Sky, sun and ambient light. Default: see [`Environment`].
     #[serde(default)]
     pub environment: Environment,
-    /// Avatar groups; at least one.
+    /// Avatar groups; at least one, with at most 1,000,000 avatars in all.
     pub avatars: Vec<AvatarGroup>,
     /// Level-of-detail selection. Default: see [`LodSettings`].
     #[serde(default)]
@@ -56,13 +59,13 @@ pub struct LodSettings {
     /// level whose error, projected at its distance and the target's resolution, stays within
     /// it. Default 0.5: parts thinner than about twice this may vanish, so larger values thin
     /// out distant crowds (at 1.0 a 10,000-avatar crowd loses 14 % of its covered pixels at
-    /// 1280x720, at 0.5 about 4 %).
+    /// 1280x720, at 0.5 about 4 %). Above 0, at most 1000.
     pub pixel_error: f32,
     /// Levels added to (coarser) or taken from (finer) every choice, after hysteresis.
     /// -3 ..= 3. Default 0.
     pub bias: i32,
-    /// Draw every avatar at this level (clamped to each asset's chain), for debugging and
-    /// comparisons. Default `None`.
+    /// Draw every avatar at this level (0 ..= 7, clamped to each asset's chain), for debugging
+    /// and comparisons. Default `None`.
     pub force: Option<u32>,
     /// Hysteresis band, relative to `pixel_error` (0 ..= 0.9): an avatar keeps its previous
     /// level while that level's error stays within `pixel_error × (1 ± hysteresis)`.
@@ -111,11 +114,11 @@ pub struct Camera {
     pub eye: (f32, f32, f32),
     /// Look-at point. Default `(0.0, 0.9, 0.0)`.
     pub target: (f32, f32, f32),
-    /// Vertical field of view in degrees. Default 40.
+    /// Vertical field of view in degrees, strictly between 1 and 179. Default 40.
     pub fov_y: f32,
-    /// Near plane. Default 0.05.
+    /// Near plane, above 0. Default 0.05.
     pub near: f32,
-    /// Far plane. Default 500.
+    /// Far plane, beyond the near plane and at most 1,000,000. Default 500.
     pub far: f32,
 }
 
@@ -163,7 +166,7 @@ pub struct Environment {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Ground {
-    /// Side length. Default 100.
+    /// Side length, above 0 and at most 1,000,000. Default 100.
     #[serde(default = "hundred")]
     pub size: f32,
     /// Colour, sRGB 0..1. Default `(0.42, 0.5, 0.34)`.
@@ -198,12 +201,12 @@ pub enum Layout {
         /// Avatars per row (0 means a square-ish grid).
         #[serde(default)]
         columns: u32,
-        /// Distance between neighbours.
+        /// Distance between neighbours (0 ..= 1000).
         spacing: f32,
     },
     /// A ring whose circumference gives each avatar `spacing`, every avatar facing along the ring.
     Circle {
-        /// Distance between neighbours along the ring.
+        /// Distance between neighbours along the ring (0 ..= 1000).
         spacing: f32,
     },
 }
@@ -224,7 +227,7 @@ pub struct AvatarGroup {
     /// Asset: a built-in name (`RiggedFigure`, `RiggedSimple`, `SimpleSkin`), `humanoid` or
     /// `humanoid:<low|medium|high|ultra>`, or a `.gltf`/`.glb` path relative to the scene file.
     pub asset: String,
-    /// Number of avatars (1 ..= 100000). Default 1.
+    /// Number of avatars (1 ..= 100000; at most 1,000,000 over all groups). Default 1.
     #[serde(default = "one_u32")]
     pub count: u32,
     /// Placement. Default `Grid(columns: 0, spacing: 1.0)`.
@@ -236,13 +239,13 @@ pub struct AvatarGroup {
     /// Extra rotation about +Y in degrees applied to every avatar. Default 0.
     #[serde(default)]
     pub yaw: f32,
-    /// Uniform scale. Default 1.
+    /// Uniform scale, above 0 and at most 1000. Default 1.
     #[serde(default = "one_f32")]
     pub scale: f32,
     /// Clip name; default: the asset's first clip. An asset without clips holds its rest pose.
     #[serde(default)]
     pub clip: Option<String>,
-    /// Playback speed multiplier. Default 1.
+    /// Playback speed multiplier (-1000 ..= 1000). Default 1.
     #[serde(default = "one_f32")]
     pub speed: f32,
     /// Time offset of the whole group, in seconds. Default 0.

@@ -2,11 +2,17 @@
 //! column or field, and the [`World`] state built from a loaded scene.
 
 mod format;
+mod validate;
 mod world;
 
 pub use format::{
     Animation, AvatarGroup, Camera, Environment, Ground, Layout, LodSettings, SceneDesc, Skinning,
     TargetDesc,
+};
+pub use validate::{
+    MAX_FORCED_LEVEL, MAX_FPS, MAX_GROUP_COUNT, MAX_MAGNITUDE, MAX_PIXEL_ERROR, MAX_SCALE,
+    MAX_SCENE_AVATARS, MAX_SCENE_FRAMES, MAX_SPACING, MAX_SPEED, MAX_TARGET_SIDE, MAX_TARGETS,
+    MIN_FPS,
 };
 pub use world::{Avatar, DrawBatch, FrameAnimation, World};
 
@@ -17,11 +23,6 @@ use std::sync::Arc;
 
 /// The built-in default scene (`scenes/default.ron`, compiled in).
 pub const DEFAULT_SCENE: &str = include_str!("../../scenes/default.ron");
-
-/// Largest accepted target side, in pixels (devices may allow less; that is checked at render).
-pub const MAX_TARGET_SIDE: u32 = 8192;
-/// Largest accepted avatar count per group.
-pub const MAX_GROUP_COUNT: u32 = 100_000;
 
 /// One semantic problem in a scene, located by its field path (`avatars[1].clip`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,175 +133,26 @@ pub fn parse_scene(
             column: e.span.start.col,
             message: e.code.to_string(),
         })?;
-    let mut problems = Vec::new();
-    let mut bad = |field: String, message: String| problems.push(Problem { field, message });
-
+    let mut checker = validate::Checker {
+        problems: Vec::new(),
+    };
     if !valid_name(&desc.name) {
-        bad(
-            "name".into(),
+        checker.bad(
+            "name",
             format!(
                 "{:?} is not usable as a folder name; use letters, digits, '-', '_' or '.'",
                 desc.name
             ),
         );
     }
-    if !(desc.fps.is_finite() && desc.fps > 0.0 && desc.fps <= 1000.0) {
-        bad(
-            "fps".into(),
-            format!("{} is not a frame rate; use a value in (0, 1000]", desc.fps),
-        );
-    }
-    if desc.frames.1 <= desc.frames.0 {
-        bad(
-            "frames".into(),
-            format!(
-                "the range ({}, {}) is empty; the end is exclusive and must exceed the start",
-                desc.frames.0, desc.frames.1
-            ),
-        );
-    }
-    let c = &desc.camera;
-    let v3 = |v: (f32, f32, f32)| glam::Vec3::new(v.0, v.1, v.2);
-    if !(v3(c.eye).is_finite() && v3(c.target).is_finite())
-        || (v3(c.eye) - v3(c.target)).length() < 1e-6
-    {
-        bad(
-            "camera".into(),
-            "eye and target must be finite and distinct".into(),
-        );
-    }
-    if !(c.fov_y > 1.0 && c.fov_y < 179.0) {
-        bad(
-            "camera.fov_y".into(),
-            format!("{} degrees is outside (1, 179)", c.fov_y),
-        );
-    }
-    if !(c.near > 0.0 && c.far > c.near && c.far.is_finite()) {
-        bad(
-            "camera.near".into(),
-            format!(
-                "near {} and far {} must satisfy 0 < near < far",
-                c.near, c.far
-            ),
-        );
-    }
-    let lod = &desc.lod;
-    if !(lod.pixel_error > 0.0 && lod.pixel_error.is_finite()) {
-        bad(
-            "lod.pixel_error".into(),
-            format!("{} must be a positive number of pixels", lod.pixel_error),
-        );
-    }
-    if !(-3..=3).contains(&lod.bias) {
-        bad(
-            "lod.bias".into(),
-            format!("{} is outside -3 ..= 3", lod.bias),
-        );
-    }
-    if !(0.0..=0.9).contains(&lod.hysteresis) {
-        bad(
-            "lod.hysteresis".into(),
-            format!("{} is outside 0 ..= 0.9", lod.hysteresis),
-        );
-    }
-    if let Some(g) = &desc.environment.ground
-        && !(g.size > 0.0 && g.size.is_finite())
-    {
-        bad(
-            "environment.ground.size".into(),
-            format!("{} must be a positive length", g.size),
-        );
-    }
-    if desc.targets.is_empty() {
-        bad(
-            "targets".into(),
-            "no output target; add one, e.g. (name: \"main\", width: 640, height: 360)".into(),
-        );
-    }
-    for (i, t) in desc.targets.iter().enumerate() {
-        if !valid_name(&t.name) {
-            bad(
-                format!("targets[{i}].name"),
-                format!("{:?} is not usable as a folder name", t.name),
-            );
-        }
-        if desc.targets[..i].iter().any(|o| o.name == t.name) {
-            bad(
-                format!("targets[{i}].name"),
-                format!("{:?} is used by an earlier target", t.name),
-            );
-        }
-        for (side, v) in [("width", t.width), ("height", t.height)] {
-            if v == 0 {
-                bad(
-                    format!("targets[{i}].{side}"),
-                    "is zero; a target needs at least one pixel".into(),
-                );
-            } else if v > MAX_TARGET_SIDE {
-                bad(
-                    format!("targets[{i}].{side}"),
-                    format!("{v} exceeds the limit of {MAX_TARGET_SIDE} pixels"),
-                );
-            }
-        }
-    }
-    let env = &desc.environment;
-    if !(v3(env.sky).is_finite() && v3(env.sun_color).is_finite() && env.ambient.is_finite()) {
-        bad(
-            "environment".into(),
-            "colours and ambient must be finite numbers".into(),
-        );
-    }
-    if !v3(env.sun_direction).is_finite() || v3(env.sun_direction).length() < 1e-6 {
-        bad(
-            "environment.sun_direction".into(),
-            "must be a non-zero vector".into(),
-        );
-    }
-    if desc.avatars.is_empty() {
-        bad(
-            "avatars".into(),
-            "no avatar group; add one, e.g. (asset: \"RiggedFigure\", count: 4)".into(),
-        );
-    }
+    validate::check_values(&desc, &mut checker);
     let mut groups = Vec::new();
     for (i, g) in desc.avatars.iter().enumerate() {
         let f = |name: &str| format!("avatars[{i}].{name}");
-        if g.count == 0 || g.count > MAX_GROUP_COUNT {
-            bad(
-                f("count"),
-                format!("{} is outside 1 ..= {MAX_GROUP_COUNT}", g.count),
-            );
-        }
-        let spacing = match g.layout {
-            Layout::Grid { spacing, .. } | Layout::Circle { spacing } => spacing,
-        };
-        if !(spacing.is_finite() && spacing >= 0.0) {
-            bad(
-                f("layout"),
-                format!("spacing {spacing} must be a finite, non-negative number"),
-            );
-        }
-        if !(g.scale.is_finite() && g.scale > 0.0) {
-            bad(f("scale"), format!("{} must be positive", g.scale));
-        }
-        if !(g.speed.is_finite()
-            && g.phase_offset.is_finite()
-            && g.phase_spread.is_finite()
-            && g.yaw.is_finite())
-        {
-            bad(
-                f("speed"),
-                "speed, yaw, phase_offset and phase_spread must be finite".into(),
-            );
-        }
-        if !v3(g.position).is_finite() || !v3(g.tint).is_finite() {
-            bad(f("position"), "position and tint must be finite".into());
-        }
         let asset = match AssetRef::parse(&g.asset, base_dir).and_then(|r| library.load(&r)) {
             Ok(a) => a,
             Err(e) => {
-                bad(f("asset"), e.to_string());
+                checker.bad(f("asset"), e.to_string());
                 continue;
             }
         };
@@ -309,7 +161,7 @@ pub fn parse_scene(
             Some(name) => match asset.clip_index(name) {
                 Some(c) => Some(c),
                 None => {
-                    bad(
+                    checker.bad(
                         f("clip"),
                         format!(
                             "asset {:?} has no clip {name:?}; its clips are {}",
@@ -323,7 +175,7 @@ pub fn parse_scene(
         };
         groups.push((asset, clip));
     }
-    if problems.is_empty() {
+    if checker.problems.is_empty() {
         Ok(LoadedScene {
             desc,
             source: source.to_path_buf(),
@@ -332,7 +184,7 @@ pub fn parse_scene(
     } else {
         Err(SceneError::Invalid {
             path: source.to_path_buf(),
-            problems,
+            problems: checker.problems,
         })
     }
 }
@@ -414,7 +266,7 @@ mod tests {
         .unwrap_err()
         .to_string();
         for needle in [
-            "lod.pixel_error: 0 must be a positive number of pixels",
+            "lod.pixel_error: 0 must be above 0 and at most 1000 pixels",
             "lod.bias: 7 is outside -3 ..= 3",
             "lod.hysteresis: 2 is outside 0 ..= 0.9",
             "environment.ground.size: -1 must be a positive length",
