@@ -9,20 +9,20 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use std::sync::Arc;
 use tutti::anim::PoseScratch;
 use tutti::jobs::Executor;
-use tutti::jobs::frame::FrameGraph;
 use tutti::render::bench::{MULTIRES_TARGETS, crowd_world};
-use tutti::render::{FrameRenderer, SceneRenderer};
-use tutti::scene::{Animation, FrameAnimation, Skinning};
+use tutti::render::{Pipelines, SceneRenderer};
+use tutti::scene::FrameGraph;
+use tutti::scene::{Animation, SceneFrame, Skinning};
 use tutti::{Discovery, GpuContext};
 
 const AVATARS: u32 = 400;
 
 /// One frame, submitted and waited for (no readback).
-fn frame(ctx: &GpuContext, renderer: &FrameRenderer, sr: &SceneRenderer, anim: &FrameAnimation) {
-    let index = sr
-        .submit_without_readback(ctx, renderer, anim, None)
+fn frame(ctx: &GpuContext, renderer: &Pipelines, sr: &SceneRenderer, anim: &SceneFrame) {
+    let out = sr
+        .submit(ctx, renderer, &tutti::FrameInput::new(anim))
         .expect("submits");
-    ctx.wait_for(index).expect("finishes");
+    ctx.wait_for(out.submission).expect("finishes");
 }
 
 fn lod(c: &mut Criterion) {
@@ -34,7 +34,7 @@ fn lod(c: &mut Criterion) {
         }
     };
     eprintln!("lod bench on {}", ctx.label);
-    let renderer = FrameRenderer::new(&ctx);
+    let renderer = Pipelines::new(&ctx);
     let world = |targets: &[(u32, u32)], force| {
         crowd_world(AVATARS, targets, force, (Skinning::Auto, Animation::Cpu)).expect("crowd")
     };

@@ -6,7 +6,7 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use tutti::offscreen::{OffscreenOptions, render_offscreen, write_png_atomic};
-use tutti::render::{FrameRenderer, SceneRenderer};
+use tutti::render::{Pipelines, SceneRenderer};
 use tutti::{AssetLibrary, Discovery, default_scene};
 
 const FRAMES: u32 = 12;
@@ -26,7 +26,7 @@ fn offscreen(c: &mut Criterion) {
     let mut group = c.benchmark_group(format!("offscreen_{FRAMES}_frames"));
     group.sample_size(10);
     group.bench_function("sequential_loop", |b| {
-        let renderer = FrameRenderer::new(&ctx);
+        let renderer = Pipelines::new(&ctx);
         let sr = SceneRenderer::new(&ctx, &renderer, &world).expect("fits");
         b.iter(|| {
             for f in 0..FRAMES {

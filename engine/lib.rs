@@ -51,6 +51,7 @@
 
 pub mod anim;
 pub mod assets;
+pub mod env;
 pub mod gpu;
 pub mod jobs;
 pub mod offscreen;
@@ -60,47 +61,66 @@ pub mod scene;
 pub use assets::{Asset, AssetLibrary, AssetRef};
 pub use gpu::{AdapterSpec, Discovery, GpuContext};
 pub use offscreen::{OffscreenOptions, OffscreenReport, render_offscreen};
-pub use render::{FrameRenderer, SceneRenderer, TargetImage};
+pub use render::{FrameInput, Pipelines, SceneRenderer, TargetImage};
 pub use scene::{LoadedScene, World, default_scene, load_scene};
 
 #[cfg(test)]
 mod shader_tests {
-    /// Every `.wgsl` pass shader in `shaders/`, prefixed with the shared snippets in
-    /// `shaders/shared/` exactly as the renderer builds it, parses and validates with naga (no GPU
-    /// needed).
+    use crate::render::common::PASS_SHADERS;
+
+    /// Every pass shader, exactly as the engine compiles it (the table in `render::common`),
+    /// parses and validates with naga (no GPU needed).
     #[test]
-    fn every_shader_validates_with_naga() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
-        let shared = std::fs::read_to_string(dir.join("shared/types.wgsl")).expect("shared types");
-        let skinning =
-            std::fs::read_to_string(dir.join("shared/skinning.wgsl")).expect("shared skinning");
-        let mut checked = 0;
-        for entry in std::fs::read_dir(&dir).expect("shaders/ exists") {
-            let path = entry.expect("readable entry").path();
-            if path.extension().and_then(|e| e.to_str()) != Some("wgsl") {
-                continue;
-            }
-            let pass = std::fs::read_to_string(&path).expect("readable shader");
-            // The renderer adds the skinning snippet to the passes that bind the palettes.
-            let snippet = if pass.contains("var<storage, read> palettes") {
-                skinning.as_str()
-            } else {
-                ""
-            };
-            let source = format!("{shared}\n{snippet}\n{pass}");
-            let module = naga::front::wgsl::parse_str(&source)
-                .unwrap_or_else(|e| panic!("{}: {}", path.display(), e.emit_to_string(&source)));
+    fn every_pass_shader_validates_with_naga() {
+        for shader in PASS_SHADERS {
+            let source = shader.source;
+            let module = naga::front::wgsl::parse_str(source)
+                .unwrap_or_else(|e| panic!("{}: {}", shader.file, e.emit_to_string(source)));
             naga::valid::Validator::new(
                 naga::valid::ValidationFlags::all(),
                 naga::valid::Capabilities::default(),
             )
             .validate(&module)
-            .unwrap_or_else(|e| panic!("{}: {}", path.display(), e.emit_to_string(&source)));
-            checked += 1;
+            .unwrap_or_else(|e| panic!("{}: {}", shader.file, e.emit_to_string(source)));
         }
-        assert!(
-            checked >= 4,
-            "expected the skin, cull_lod, avatar and ground shaders, found {checked}"
+    }
+
+    /// Every `.wgsl` file in `shaders/` (outside `shared/`) is in the table, so none escapes
+    /// validation, and the table's skinning flags match what each file binds.
+    #[test]
+    fn the_shader_table_lists_every_file_in_shaders() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
+        let mut files: Vec<String> = std::fs::read_dir(&dir)
+            .expect("shaders/ exists")
+            .map(|e| e.expect("readable entry").path())
+            .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("wgsl"))
+            .map(|p| {
+                p.file_name()
+                    .expect("a name")
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        files.sort();
+        let mut listed: Vec<String> = PASS_SHADERS.iter().map(|s| s.file.to_string()).collect();
+        listed.sort();
+        assert_eq!(
+            files, listed,
+            "shaders/ and render::common::PASS_SHADERS differ"
         );
+        for shader in PASS_SHADERS {
+            let file = std::fs::read_to_string(dir.join(shader.file)).expect("readable");
+            assert!(
+                shader.source.ends_with(&file),
+                "{}: source is not the file",
+                shader.file
+            );
+            assert_eq!(
+                shader.skinning,
+                file.contains("var<storage, read> palettes"),
+                "{}: the skinning snippet goes to exactly the passes that bind the palettes",
+                shader.file
+            );
+        }
     }
 }

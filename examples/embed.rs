@@ -7,7 +7,7 @@
 //! Run with `cargo run --example embed`.
 
 use anyhow::{Context, Result};
-use tutti::render::{FrameRenderer, SceneRenderer};
+use tutti::render::{Pipelines, SceneRenderer};
 use tutti::{AssetLibrary, GpuContext, default_scene};
 
 fn main() -> Result<()> {
@@ -33,7 +33,7 @@ fn main() -> Result<()> {
     // tutti on top of it.
     let scene = default_scene(&AssetLibrary::new())?;
     let world = scene.world();
-    let renderer = FrameRenderer::new(&ctx);
+    let renderer = Pipelines::new(&ctx);
     let gpu_scene = SceneRenderer::new(&ctx, &renderer, &world)?;
     let anim = world.animate(world.frame_time(12));
     for image in gpu_scene.render(&ctx, &renderer, &anim)? {

@@ -102,7 +102,7 @@ pub fn gltf_import(data: &[u8], dir: &Path) -> bool {
         assert!(level.indices.iter().all(|&i| (i as usize) < n));
         assert!(level.vertex_count as usize <= n);
     }
-    let _ = asset.bounds();
+    let _ = tutti::anim::bounds(&asset);
     let glb = match export_glb(&asset) {
         Ok(glb) => glb,
         Err(e) => panic!("an imported asset does not export: {e}"),

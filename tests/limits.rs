@@ -7,8 +7,9 @@ mod common;
 
 use common::*;
 use glam::Vec3;
-use tutti::render::cull_lod::{MAX_LODS, cull_lod_cpu};
-use tutti::render::{FrameRenderer, RenderError, SceneRenderer};
+use tutti::render::MAX_LODS;
+use tutti::render::cull_lod::cull_lod_cpu;
+use tutti::render::{Pipelines, RenderError, SceneRenderer};
 use tutti::scene::{World, parse_scene};
 use tutti::{AssetLibrary, GpuContext};
 
@@ -61,7 +62,7 @@ fn assert_declined(result: Result<SceneRenderer, RenderError>, what: &str, limit
 }
 
 /// Render one frame of a small scene on `ctx` and check the device is still healthy.
-fn renders_a_small_scene(ctx: &GpuContext, renderer: &FrameRenderer) {
+fn renders_a_small_scene(ctx: &GpuContext, renderer: &Pipelines) {
     let small = crowd("humanoid:low", 6, "");
     let sr = SceneRenderer::new(ctx, renderer, &small).expect("the small scene fits");
     let images = sr
@@ -81,7 +82,7 @@ fn a_scene_too_large_for_the_device_is_declined_and_the_device_stays_healthy() {
     let Some(ctx) = lavapipe_with_limits(|l| l.max_storage_buffer_binding_size = 768 << 10) else {
         return;
     };
-    let renderer = FrameRenderer::new(&ctx);
+    let renderer = Pipelines::new(&ctx);
     let detailed = crowd("humanoid:high", 1, "");
     assert_declined(
         SceneRenderer::new(&ctx, &renderer, &detailed),
@@ -114,7 +115,7 @@ fn oversized_targets_and_dispatches_are_declined() {
     }) else {
         return;
     };
-    let renderer = FrameRenderer::new(&ctx);
+    let renderer = Pipelines::new(&ctx);
     let mut wide = crowd("humanoid:low", 2, "");
     wide.desc.targets[0].width = 600;
     assert_declined(
@@ -145,7 +146,7 @@ fn dispatches_beyond_the_per_dimension_cap_are_split_and_match_the_cpu_twins() {
     };
     let mut world = crowd("humanoid:low", 700, "skinning: Compute, animation: Gpu,");
     world.desc.lod.force = Some(0);
-    let renderer = FrameRenderer::new(&ctx);
+    let renderer = Pipelines::new(&ctx);
     let sr = SceneRenderer::new(&ctx, &renderer, &world).expect("fits once split");
     assert!(sr.animates_on_gpu() && !sr.vertex_skinning());
     let t = 0.7;
@@ -169,7 +170,11 @@ fn dispatches_beyond_the_per_dimension_cap_are_split_and_match_the_cpu_twins() {
     let mut visible_avatars = vec![false; world.avatars.len()];
     for (ti, img) in images.iter().enumerate() {
         let gpu = sr.read_lod_choices(&ctx, ti).expect("choices");
-        let (instances, batches, params) = sr.cull_inputs(ti);
+        let tutti::render::debug::CullInputs {
+            instances,
+            batch_lods: batches,
+            params,
+        } = sr.cull_inputs(ti);
         let cpu = cull_lod_cpu(instances, batches, &params, &mut vec![0; instances.len()]);
         let mut margin_only = 0;
         for (a, (c, g)) in cpu.iter().zip(&gpu).enumerate() {
@@ -219,7 +224,7 @@ fn dispatches_beyond_the_per_dimension_cap_are_split_and_match_the_cpu_twins() {
 
     // The same picture as a device without the cap.
     let Some(full) = lavapipe() else { return };
-    let full_renderer = FrameRenderer::new(&full);
+    let full_renderer = Pipelines::new(&full);
     let reference = SceneRenderer::new(&full, &full_renderer, &world)
         .expect("fits")
         .render(&full, &full_renderer, &anim)
@@ -271,7 +276,7 @@ fn a_device_with_exactly_the_reported_limits_renders_the_scene() {
         ctx.limits.max_compute_workgroups_per_dimension < 65_535,
         "the cap should force a split"
     );
-    let renderer = FrameRenderer::new(&ctx);
+    let renderer = Pipelines::new(&ctx);
     let sr = SceneRenderer::new(&ctx, &renderer, &world).expect("exactly fits");
     sr.render(&ctx, &renderer, &world.animate(1.1))
         .expect("renders without a validation error");

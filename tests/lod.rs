@@ -5,8 +5,9 @@
 mod common;
 
 use common::*;
-use tutti::render::cull_lod::{MAX_LODS, cull_lod_cpu};
-use tutti::render::{FrameRenderer, SceneRenderer, TargetImage};
+use tutti::render::MAX_LODS;
+use tutti::render::cull_lod::cull_lod_cpu;
+use tutti::render::{Pipelines, SceneRenderer, TargetImage};
 use tutti::scene::{Camera, World, parse_scene};
 use tutti::{AssetLibrary, GpuContext};
 
@@ -47,7 +48,7 @@ impl Rng {
     }
 }
 
-fn render(ctx: &GpuContext, r: &FrameRenderer, sr: &SceneRenderer, w: &World) -> Vec<TargetImage> {
+fn render(ctx: &GpuContext, r: &Pipelines, sr: &SceneRenderer, w: &World) -> Vec<TargetImage> {
     sr.render(ctx, r, &w.animate(0.4)).expect("frame renders")
 }
 
@@ -60,7 +61,7 @@ fn gpu_culling_and_lod_match_the_cpu_twin_over_random_cameras() {
     // No hysteresis here, so one disagreement cannot carry into the next camera.
     let world = field(|w| w.desc.lod.hysteresis = 0.0);
     for ctx in software_adapters() {
-        let renderer = FrameRenderer::new(&ctx);
+        let renderer = Pipelines::new(&ctx);
         let mut sr = SceneRenderer::new(&ctx, &renderer, &world).expect("fits");
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
         let (mut visible_total, mut culled_total, mut margin_only, mut levels_seen) =
@@ -85,7 +86,11 @@ fn gpu_culling_and_lod_match_the_cpu_twin_over_random_cameras() {
             let images = render(&ctx, &renderer, &sr, &world);
             for (t, img) in images.iter().enumerate() {
                 let gpu = sr.read_lod_choices(&ctx, t).expect("choices");
-                let (instances, batches, params) = sr.cull_inputs(t);
+                let tutti::render::debug::CullInputs {
+                    instances,
+                    batch_lods: batches,
+                    params,
+                } = sr.cull_inputs(t);
                 let mut state = vec![0u32; instances.len()];
                 let cpu = cull_lod_cpu(instances, batches, &params, &mut state);
                 // The same pass with the tolerance nudged either way: choices within rounding
@@ -170,14 +175,18 @@ fn forced_level_and_bias_move_every_choice() {
         });
         let plain = field(|_| {});
         let Some(ctx) = lavapipe() else { return };
-        let renderer = FrameRenderer::new(&ctx);
+        let renderer = Pipelines::new(&ctx);
         let sr = SceneRenderer::new(&ctx, &renderer, &world).expect("fits");
         let base = SceneRenderer::new(&ctx, &renderer, &plain).expect("fits");
         render(&ctx, &renderer, &sr, &world);
         render(&ctx, &renderer, &base, &plain);
         let got = sr.read_lod_choices(&ctx, 0).expect("choices");
         let unbiased = base.read_lod_choices(&ctx, 0).expect("choices");
-        let (_, batches, _) = sr.cull_inputs(0);
+        let tutti::render::debug::CullInputs {
+            instances: _,
+            batch_lods: batches,
+            params: _,
+        } = sr.cull_inputs(0);
         let last = MAX_LODS as i32 - 1;
         for (bi, b) in batches.iter().enumerate() {
             for a in b.first_avatar..b.first_avatar + b.avatar_count {
@@ -215,9 +224,13 @@ fn hysteresis_keeps_the_previous_level_near_a_threshold() {
         .expect("scene")
         .world();
     let Some(ctx) = lavapipe() else { return };
-    let renderer = FrameRenderer::new(&ctx);
+    let renderer = Pipelines::new(&ctx);
     let mut sr = SceneRenderer::new(&ctx, &renderer, &world).expect("fits");
-    let (instances, batches, params) = sr.cull_inputs(0);
+    let tutti::render::debug::CullInputs {
+        instances,
+        batch_lods: batches,
+        params,
+    } = sr.cull_inputs(0);
     let sphere = instances[0].sphere;
     let (radius, scale) = (sphere[3], instances[0].scale);
     let errors = batches[0].errors;
@@ -235,7 +248,11 @@ fn hysteresis_keeps_the_previous_level_near_a_threshold() {
         sr.set_camera(camera_at(d));
         render(&ctx, &renderer, sr, &world);
         let gpu = sr.read_lod_choices(&ctx, 0).expect("choices")[0];
-        let (instances, batches, params) = sr.cull_inputs(0);
+        let tutti::render::debug::CullInputs {
+            instances,
+            batch_lods: batches,
+            params,
+        } = sr.cull_inputs(0);
         let cpu = cull_lod_cpu(instances, batches, &params, state)[0];
         assert_eq!(gpu, cpu, "distance {d}: GPU and CPU twin disagree");
         gpu.expect("the avatar is in view")
@@ -292,7 +309,7 @@ fn downscale(img: &TargetImage, factor: u32) -> Vec<u8> {
 fn small_targets_match_the_downscaled_large_target() {
     let world = field(|_| {});
     for ctx in software_adapters() {
-        let renderer = FrameRenderer::new(&ctx);
+        let renderer = Pipelines::new(&ctx);
         let sr = SceneRenderer::new(&ctx, &renderer, &world).expect("fits");
         let images = render(&ctx, &renderer, &sr, &world);
         let (big, small) = (&images[0], &images[1]);
@@ -328,7 +345,7 @@ fn compute_and_vertex_skinning_draw_the_same_picture() {
     let compute = field(|w| w.desc.skinning = Skinning::Compute);
     let vertex = field(|w| w.desc.skinning = Skinning::Vertex);
     for ctx in software_adapters() {
-        let renderer = FrameRenderer::new(&ctx);
+        let renderer = Pipelines::new(&ctx);
         let a = SceneRenderer::new(&ctx, &renderer, &compute).expect("fits");
         let b = SceneRenderer::new(&ctx, &renderer, &vertex).expect("fits");
         assert!(!a.vertex_skinning() && b.vertex_skinning());
@@ -405,7 +422,7 @@ fn the_crowd_scene_renders_through_the_cli() {
 fn the_skin_pass_skins_only_what_the_targets_draw() {
     let world = field(|w| w.desc.skinning = tutti::scene::Skinning::Compute);
     let Some(ctx) = lavapipe() else { return };
-    let renderer = FrameRenderer::new(&ctx);
+    let renderer = Pipelines::new(&ctx);
     let mut sr = SceneRenderer::new(&ctx, &renderer, &world).expect("fits");
     // Look at one corner of the field, so some avatars are culled in both targets.
     sr.set_camera(Camera {
@@ -460,7 +477,7 @@ fn the_skin_pass_skins_only_what_the_targets_draw() {
 fn a_frame_has_the_same_bytes_whatever_was_rendered_before() {
     let world = field(|_| {});
     for ctx in software_adapters() {
-        let renderer = FrameRenderer::new(&ctx);
+        let renderer = Pipelines::new(&ctx);
         let fresh = SceneRenderer::new(&ctx, &renderer, &world).expect("fits");
         let used = SceneRenderer::new(&ctx, &renderer, &world).expect("fits");
         for f in [9, 2, 30] {
@@ -487,7 +504,7 @@ fn automatic_lod_keeps_what_the_avatars_cover() {
         w.desc.lod.force = Some(0);
     });
     let Some(ctx) = lavapipe() else { return };
-    let renderer = FrameRenderer::new(&ctx);
+    let renderer = Pipelines::new(&ctx);
     let a = SceneRenderer::new(&ctx, &renderer, &auto).expect("fits");
     let f = SceneRenderer::new(&ctx, &renderer, &full).expect("fits");
     let ia = render(&ctx, &renderer, &a, &auto);

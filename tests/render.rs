@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use glam::Vec3;
-use tutti::render::{FrameRenderer, SceneRenderer, TargetImage};
+use tutti::render::{Pipelines, SceneRenderer, TargetImage};
 use tutti::scene::{World, parse_scene};
 use tutti::{AssetLibrary, GpuContext, default_scene};
 
@@ -16,7 +16,7 @@ fn default_world() -> World {
 }
 
 fn render_frame(ctx: &GpuContext, world: &World, frame: u32) -> Vec<TargetImage> {
-    let renderer = FrameRenderer::new(ctx);
+    let renderer = Pipelines::new(ctx);
     let scene = SceneRenderer::new(ctx, &renderer, world).expect("scene fits");
     scene
         .render(ctx, &renderer, &world.animate(world.frame_time(frame)))
@@ -146,7 +146,7 @@ fn gpu_skinning_matches_the_cpu_twin() {
     // Level 0 everywhere, so the skin pass skins every vertex of every avatar.
     world.desc.lod.force = Some(0);
     for ctx in software_adapters() {
-        let renderer = FrameRenderer::new(&ctx);
+        let renderer = Pipelines::new(&ctx);
         let sr = SceneRenderer::new(&ctx, &renderer, &world).expect("fits");
         for t in [0.0f32, 0.37, 1.9] {
             let anim = world.animate(t);
@@ -315,7 +315,7 @@ fn gpu_animation_matches_the_cpu_palettes() {
     let mut cpu_world = world.clone();
     cpu_world.desc.animation = tutti::scene::Animation::Cpu;
     for ctx in software_adapters() {
-        let renderer = FrameRenderer::new(&ctx);
+        let renderer = Pipelines::new(&ctx);
         let gpu = SceneRenderer::new(&ctx, &renderer, &world).expect("fits");
         let cpu = SceneRenderer::new(&ctx, &renderer, &cpu_world).expect("fits");
         assert!(gpu.animates_on_gpu() && !cpu.animates_on_gpu());

@@ -6,6 +6,9 @@ use crate::assets::{
 };
 use glam::{Mat4, Quat, Vec3, Vec4};
 
+mod bounds;
+pub use bounds::{BOUNDS_MARGIN, BOUNDS_SAMPLES, animated_bounds, bounds};
+
 /// Wrap a time into a clip's range (clips loop). Zero-length clips always sample at zero.
 pub fn loop_time(clip: &Clip, t: f32) -> f32 {
     if clip.duration > 0.0 && t.is_finite() {

@@ -326,7 +326,8 @@ pub struct Asset {
     pub clips: Vec<Clip>,
     /// LOD chain (level 0 is the full mesh), built with the asset by [`Asset::new`].
     lods: Vec<lod::LodLevel>,
-    /// Animated bounding sphere, computed on first use by [`Asset::bounds`].
+    /// Animated bounding sphere, computed on first use by `anim::bounds` (which samples the
+    /// clips; assets know nothing of animation).
     bounds: std::sync::OnceLock<lod::Bounds>,
 }
 
@@ -373,10 +374,9 @@ impl Asset {
         &self.lods
     }
 
-    /// A bounding sphere around the mesh in model space that holds for its rest pose and every
-    /// pose of every clip (sampled; see [`lod::Bounds`]). Computed once, on first use.
-    pub fn bounds(&self) -> lod::Bounds {
-        *self.bounds.get_or_init(|| lod::animated_bounds(self))
+    /// Where `anim::bounds` keeps this asset's animated bounding sphere once computed.
+    pub fn bounds_cache(&self) -> &std::sync::OnceLock<lod::Bounds> {
+        &self.bounds
     }
 
     /// Index of the clip called `name`.

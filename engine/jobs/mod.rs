@@ -8,14 +8,12 @@
 //!   ready higher-priority job always starts before ready lower-priority ones.
 //! - [`RunHandle`]: cancel a run, raise a job's priority, wait for the [`RunReport`].
 //! - [`pipeline`] and [`batch`]: multi-stage pipelines with bounded queues, and a batcher.
-//! - [`frame`]: the engine's per-frame graph (animation batches, environment, audio block).
 //!
 //! See `engine/jobs/README.md` for the rules (blocking waits, adaptive profile).
 
 pub mod batch;
 pub mod bench;
 mod executor;
-pub mod frame;
 mod graph;
 mod metrics;
 pub mod pipeline;

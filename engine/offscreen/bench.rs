@@ -5,7 +5,7 @@ use super::{
     Compression, OffscreenOptions, render_offscreen, report::bottleneck, write_png_atomic,
 };
 use crate::gpu::GpuContext;
-use crate::render::{FrameRenderer, SceneRenderer};
+use crate::render::{Pipelines, SceneRenderer};
 use crate::scene::LoadedScene;
 use serde::Serialize;
 use std::time::Instant;
@@ -45,7 +45,7 @@ pub fn run(
 
     // Sequential baseline.
     let world = scene.world();
-    let renderer = FrameRenderer::new(first);
+    let renderer = Pipelines::new(first);
     let sr = SceneRenderer::new(first, &renderer, &world).map_err(|e| e.to_string())?;
     let dir = tmp.join("sequential");
     let t0 = Instant::now();

@@ -34,7 +34,7 @@ pub fn bottleneck(r: &OffscreenReport) -> (&'static str, f64) {
 /// mean avatars culled and triangles drawn per frame.
 pub fn target_lod_summary(r: &OffscreenReport) -> Vec<serde_json::Value> {
     /// Frames, summed histogram, culled and triangles of one (scene, target).
-    type Sums = (u64, [u64; crate::render::cull_lod::MAX_LODS], u64, u64);
+    type Sums = (u64, [u64; crate::render::MAX_LODS], u64, u64);
     let mut by_target: std::collections::BTreeMap<(&str, &str), Sums> = Default::default();
     for e in &r.written {
         let t = by_target

@@ -16,8 +16,8 @@ use super::plan::WorkItem;
 use super::writer::{Compression, encode_png_with, frame_path, write_atomic};
 use crate::gpu::GpuContext;
 use crate::jobs::Executor;
-use crate::jobs::frame::FrameGraph;
-use crate::render::{FrameRenderer, ReadbackSlot, SceneRenderer, TargetImage};
+use crate::render::{Pipelines, ReadbackSlot, SceneRenderer, TargetImage};
+use crate::scene::FrameGraph;
 use crate::scene::World;
 use crossbeam_channel::{Receiver, Sender};
 use std::collections::VecDeque;
@@ -224,7 +224,7 @@ pub(crate) fn device_worker(
     shared: &Shared,
     tx: &Sender<Event>,
 ) {
-    let renderer = FrameRenderer::new(ctx);
+    let pipelines = Pipelines::new(ctx);
     let mut scenes: Vec<Option<SceneState>> = (0..cfg.worlds.len()).map(|_| None).collect();
     let adaptive = cfg.frames_in_flight.is_none();
     let max_k = cfg.frames_in_flight.unwrap_or(MAX_IN_FLIGHT).max(1);
@@ -272,10 +272,14 @@ pub(crate) fn device_worker(
             };
             let world = &cfg.worlds[item.scene];
             if scenes[item.scene].is_none() {
-                match SceneRenderer::new(ctx, &renderer, world) {
-                    Ok(sr) => {
-                        let slots: Vec<ReadbackSlot> =
-                            (0..max_k).map(|_| sr.new_slot(ctx)).collect();
+                let created = SceneRenderer::new(ctx, &pipelines, world).and_then(|sr| {
+                    let slots = (0..max_k)
+                        .map(|_| sr.new_slot(ctx))
+                        .collect::<Result<Vec<ReadbackSlot>, _>>()?;
+                    Ok((sr, slots))
+                });
+                match created {
+                    Ok((sr, slots)) => {
                         scenes[item.scene] = Some(SceneState {
                             renderer: sr,
                             frame_graph: FrameGraph::new(world.clone(), ANIMATION_BATCH),
@@ -320,30 +324,26 @@ pub(crate) fn device_worker(
             };
             let t0 = Instant::now();
             let time = world.frame_time(item.frame);
-            let anim = match state
-                .frame_graph
-                .run_for(cfg.executor, time, ctx, &state.renderer)
+            let prepared = match state
+                .renderer
+                .prepare(ctx, cfg.executor, &state.frame_graph, time)
             {
-                Ok(anim) => anim,
+                Ok(prepared) => prepared,
                 Err(e) => {
                     state.free.push(slot);
                     shared.handed_off();
                     let _ = tx.send(Event::Failed {
-                        failure: Failure::new(world, Some(item.frame), &ctx.label, e),
+                        failure: Failure::new(world, Some(item.frame), &ctx.label, e.to_string()),
                         fatal: false,
                     });
                     continue;
                 }
             };
             let animate_ms = ms(t0.elapsed());
-            match state.renderer.submit_uploaded(
-                ctx,
-                &renderer,
-                (time, anim.as_ref()),
-                Some(&state.slots[slot]),
-                None,
-            ) {
-                Ok(index) => {
+            let input = prepared.input().with_readback(&state.slots[slot]);
+            match state.renderer.submit(ctx, &pipelines, &input) {
+                Ok(out) => {
+                    let index = out.submission;
                     state.slots[slot].request_map();
                     in_flight.push_back(InFlight {
                         item,

@@ -8,8 +8,8 @@
 //! One thread per avatar; more than `max_compute_workgroups_per_dimension` workgroups are
 //! folded into x and y ([`crate::gpu::split_workgroups`]).
 
+use super::common::{ANIMATE_SHADER, bind_group, pipeline_layout};
 use super::gpu_data::{AnimAvatar, AnimBinding, AnimChannel, AnimClip, AnimNode, AnimParams};
-use super::skin::{storage_entry, uniform};
 use crate::assets::{Interpolation, Property};
 use crate::gpu::GpuContext;
 use crate::scene::World;
@@ -20,16 +20,32 @@ pub const WORKGROUP: u32 = 64;
 /// The pass's name in limit errors.
 pub(super) const PIPELINE: &str = "animation";
 
-/// Group 0 of the pass: params, avatars, nodes, bindings, clips, channels, times, values,
-/// palettes, per-node channel table, node matrix scratch.
-pub(super) fn layout_entries() -> Vec<wgpu::BindGroupLayoutEntry> {
-    let cs = wgpu::ShaderStages::COMPUTE;
-    let mut entries = vec![uniform(0, false, cs)];
-    entries.extend((1..8).map(|b| storage_entry(b, true, cs)));
-    entries.push(storage_entry(8, false, cs));
-    entries.push(storage_entry(9, true, cs));
-    entries.push(storage_entry(10, false, cs));
-    entries
+bind_group! {
+    /// The pass's group, one per scene.
+    pub struct AnimateBindings {
+        /// [`AnimParams`]: the frame's scene time.
+        params: uniform(false, wgpu::ShaderStages::COMPUTE),
+        /// Per avatar: asset, clip, phase, speed ([`AnimAvatar`]).
+        avatars: storage(true, wgpu::ShaderStages::COMPUTE),
+        /// Skeleton nodes ([`AnimNode`]).
+        nodes: storage(true, wgpu::ShaderStages::COMPUTE),
+        /// Joint bindings ([`AnimBinding`]).
+        bindings: storage(true, wgpu::ShaderStages::COMPUTE),
+        /// Clips ([`AnimClip`]).
+        clips: storage(true, wgpu::ShaderStages::COMPUTE),
+        /// Channels ([`AnimChannel`]).
+        channels: storage(true, wgpu::ShaderStages::COMPUTE),
+        /// Keyframe times.
+        times: storage(true, wgpu::ShaderStages::COMPUTE),
+        /// Keyframe values.
+        values: storage(true, wgpu::ShaderStages::COMPUTE),
+        /// Output palettes.
+        palettes: storage(false, wgpu::ShaderStages::COMPUTE),
+        /// Per node, its channel table.
+        node_channels: storage(true, wgpu::ShaderStages::COMPUTE),
+        /// Node matrix scratch.
+        globals: storage(false, wgpu::ShaderStages::COMPUTE),
+    }
 }
 
 /// Bytes of a storage buffer holding `bytes` (empty arrays still need a binding: at least 64).
@@ -40,28 +56,16 @@ pub(super) fn storage_bytes(bytes: usize) -> u64 {
 /// Pipeline and layout of the pass, built once per device.
 pub struct AnimatePass {
     pipeline: wgpu::ComputePipeline,
-    /// Group 0: params, avatars, nodes, bindings, clips, channels, times, values, palettes,
-    /// per-node channel table, node matrix scratch.
-    pub layout: wgpu::BindGroupLayout,
+    layout: wgpu::BindGroupLayout,
 }
 
 impl AnimatePass {
     /// Build the pipeline on a device.
     pub fn new(ctx: &GpuContext) -> Self {
         let device = &ctx.device;
-        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("animate::layout"),
-            entries: &layout_entries(),
-        });
-        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some("animate::pipeline_layout"),
-            bind_group_layouts: &[Some(&layout)],
-            immediate_size: 0,
-        });
-        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some("animate::shader"),
-            source: wgpu::ShaderSource::Wgsl(super::shader_source!("animate.wgsl").into()),
-        });
+        let layout = AnimateBindings::create_layout(device, "animate::layout");
+        let pipeline_layout = pipeline_layout(ctx, "animate", &[&layout]);
+        let module = ANIMATE_SHADER.module(device);
         let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
             label: Some("animate::pipeline"),
             layout: Some(&pipeline_layout),
@@ -264,43 +268,26 @@ impl AnimGpu {
             values,
             node_channels,
         ] = data.buffers().map(|(label, bytes)| storage(label, bytes));
-        let buffers = [avatars, nodes, bindings, clips, channels, times, values];
         let globals = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("animate::globals"),
             size: data.globals_bytes(),
             usage: wgpu::BufferUsages::STORAGE,
             mapped_at_creation: false,
         });
-        let mut entries = vec![wgpu::BindGroupEntry {
-            binding: 0,
-            resource: params.as_entire_binding(),
-        }];
-        entries.extend(
-            buffers
-                .iter()
-                .enumerate()
-                .map(|(i, b)| wgpu::BindGroupEntry {
-                    binding: i as u32 + 1,
-                    resource: b.as_entire_binding(),
-                }),
-        );
-        entries.push(wgpu::BindGroupEntry {
-            binding: 8,
-            resource: palettes.as_entire_binding(),
-        });
-        entries.push(wgpu::BindGroupEntry {
-            binding: 9,
-            resource: node_channels.as_entire_binding(),
-        });
-        entries.push(wgpu::BindGroupEntry {
-            binding: 10,
-            resource: globals.as_entire_binding(),
-        });
-        let group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("animate::group"),
-            layout: &pass.layout,
-            entries: &entries,
-        });
+        let group = AnimateBindings {
+            params: params.as_entire_binding(),
+            avatars: avatars.as_entire_binding(),
+            nodes: nodes.as_entire_binding(),
+            bindings: bindings.as_entire_binding(),
+            clips: clips.as_entire_binding(),
+            channels: channels.as_entire_binding(),
+            times: times.as_entire_binding(),
+            values: values.as_entire_binding(),
+            palettes: palettes.as_entire_binding(),
+            node_channels: node_channels.as_entire_binding(),
+            globals: globals.as_entire_binding(),
+        }
+        .create(device, &pass.layout, "animate::group");
         Self {
             params,
             group,

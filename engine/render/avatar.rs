@@ -8,88 +8,63 @@
 //! visible list. Otherwise a loop of `draw_indexed_indirect` calls passes that offset through a
 //! dynamic uniform instead.
 
-use super::gpu_data::MaterialUniform;
-use super::mesh::GpuMesh;
-use super::skin::{storage_entry, uniform};
+use super::common::{
+    AVATAR_SHADER, MAX_LODS, bind_group, color_target, depth_state, pipeline_layout,
+};
+use super::gpu_data::{DrawIndexedIndirect, MaterialUniform, RestVertex};
 use crate::assets::Texture;
 use crate::gpu::GpuContext;
 use wgpu::util::DeviceExt;
 
-/// Colour format of every target (sRGB, so PNG bytes are display-ready).
-pub const COLOR_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8UnormSrgb;
-/// Depth format of every target.
-pub const DEPTH_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Depth32Float;
-
-/// Depth test and write of every opaque pass into a target.
-pub(super) fn depth_state() -> wgpu::DepthStencilState {
-    wgpu::DepthStencilState {
-        format: DEPTH_FORMAT,
-        depth_write_enabled: Some(true),
-        depth_compare: Some(wgpu::CompareFunction::Less),
-        stencil: Default::default(),
-        bias: Default::default(),
-    }
-}
-
-/// The colour target of every opaque pass.
-pub(super) fn color_target() -> wgpu::ColorTargetState {
-    wgpu::ColorTargetState {
-        format: COLOR_FORMAT,
-        blend: None,
-        write_mask: wgpu::ColorWrites::ALL,
-    }
-}
-
-/// One asset's draws in a target: the mesh, the first of its indirect draws (ordered by
+/// One asset's draws in a target: its buffers, the first of its indirect draws (ordered by
 /// submesh, then level), and the [`super::gpu_data::DrawParams`] offset of each level's
 /// visible-list region (used without `INDIRECT_FIRST_INSTANCE`).
-pub struct BatchDraws {
-    /// The asset's GPU mesh.
-    pub mesh: std::sync::Arc<GpuMesh>,
+#[derive(Debug, Clone, Copy)]
+pub struct AvatarDraws<'a> {
+    /// The mesh's texture coordinates (vertex buffer 0).
+    pub uvs: &'a wgpu::Buffer,
+    /// The mesh's rest vertices (vertex buffer 1, vertex skinning only).
+    pub rest: &'a wgpu::Buffer,
+    /// The mesh's indices (`u32`).
+    pub indices: &'a wgpu::Buffer,
+    /// One [`MaterialBindings`] group per submesh.
+    pub materials: &'a [wgpu::BindGroup],
     /// Index of the batch's first indirect draw.
     pub first_draw: u32,
     /// Dynamic offset of each level's draw params.
-    pub level_params: [u32; super::cull_lod::MAX_LODS],
+    pub level_params: [u32; MAX_LODS],
 }
 
-/// Group 0 of the pass: camera (dynamic), light, skinned vertices, instances, draw params
-/// (dynamic), palettes, visible list.
-pub(super) fn frame_entries() -> [wgpu::BindGroupLayoutEntry; 7] {
-    let vs = wgpu::ShaderStages::VERTEX;
-    let fs = wgpu::ShaderStages::FRAGMENT;
-    [
-        uniform(0, true, vs),
-        uniform(1, false, fs),
-        storage_entry(2, true, vs),
-        storage_entry(3, true, vs),
-        uniform(4, true, vs),
-        storage_entry(5, true, vs),
-        storage_entry(6, true, vs),
-    ]
+bind_group! {
+    /// Group 0 of the pass, one per target.
+    pub struct AvatarFrameBindings {
+        /// One [`super::gpu_data::CameraUniform`] slot (dynamic offset per target).
+        camera: uniform(true, wgpu::ShaderStages::VERTEX),
+        /// The sun and ambient light ([`super::gpu_data::LightUniform`]).
+        light: uniform(false, wgpu::ShaderStages::FRAGMENT),
+        /// Skinned vertices from the skin pass.
+        skinned: storage(true, wgpu::ShaderStages::VERTEX),
+        /// Instances.
+        instances: storage(true, wgpu::ShaderStages::VERTEX),
+        /// One [`super::gpu_data::DrawParams`] slot (dynamic offset per level).
+        draw_params: uniform(true, wgpu::ShaderStages::VERTEX),
+        /// Joint palettes (vertex skinning).
+        palettes: storage(true, wgpu::ShaderStages::VERTEX),
+        /// The target's visible lists.
+        visible: storage(true, wgpu::ShaderStages::VERTEX),
+    }
 }
 
-/// Group 1 of the pass: material uniform, base colour texture, sampler.
-pub(super) fn material_entries() -> [wgpu::BindGroupLayoutEntry; 3] {
-    let fs = wgpu::ShaderStages::FRAGMENT;
-    [
-        uniform(0, false, wgpu::ShaderStages::VERTEX_FRAGMENT),
-        wgpu::BindGroupLayoutEntry {
-            binding: 1,
-            visibility: fs,
-            ty: wgpu::BindingType::Texture {
-                sample_type: wgpu::TextureSampleType::Float { filterable: true },
-                view_dimension: wgpu::TextureViewDimension::D2,
-                multisampled: false,
-            },
-            count: None,
-        },
-        wgpu::BindGroupLayoutEntry {
-            binding: 2,
-            visibility: fs,
-            ty: wgpu::BindingType::Sampler(wgpu::SamplerBindingType::Filtering),
-            count: None,
-        },
-    ]
+bind_group! {
+    /// Group 1 of the pass, one per material.
+    pub struct MaterialBindings {
+        /// [`MaterialUniform`].
+        material: uniform(false, wgpu::ShaderStages::VERTEX_FRAGMENT),
+        /// Base colour texture (sRGB).
+        base_color: texture_2d(wgpu::ShaderStages::FRAGMENT),
+        /// Its sampler.
+        sampler: sampler(wgpu::ShaderStages::FRAGMENT),
+    }
 }
 
 /// Pipelines, layouts, sampler and fallback texture of the avatar pass, built once per device.
@@ -98,43 +73,27 @@ pub struct AvatarPass {
     skinning: wgpu::RenderPipeline,
     /// Whether draws may carry a first instance (one multi-draw per asset and material).
     pub multi_draw: bool,
-    /// Group 0: camera (dynamic), light, skinned vertices, instances, draw params (dynamic),
-    /// palettes, visible list.
-    pub frame_layout: wgpu::BindGroupLayout,
-    /// Group 1: material uniform, base colour texture, sampler.
-    pub material_layout: wgpu::BindGroupLayout,
+    frame_layout: wgpu::BindGroupLayout,
+    material_layout: wgpu::BindGroupLayout,
     sampler: wgpu::Sampler,
     white: wgpu::TextureView,
 }
 
 impl AvatarPass {
-    /// Build the pipeline on a device.
-    pub fn new(ctx: &GpuContext) -> Self {
+    /// Build the pipelines on a device, drawing into `color_format` targets.
+    pub fn new(ctx: &GpuContext, color_format: wgpu::TextureFormat) -> Self {
         let device = &ctx.device;
-        let frame_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("avatar::frame_layout"),
-            entries: &frame_entries(),
-        });
-        let material_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("avatar::material_layout"),
-            entries: &material_entries(),
-        });
-        let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some("avatar::pipeline_layout"),
-            bind_group_layouts: &[Some(&frame_layout), Some(&material_layout)],
-            immediate_size: 0,
-        });
-        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some("avatar::shader"),
-            source: wgpu::ShaderSource::Wgsl(super::shader_source!("avatar.wgsl", skinning).into()),
-        });
+        let frame_layout = AvatarFrameBindings::create_layout(device, "avatar::frame_layout");
+        let material_layout = MaterialBindings::create_layout(device, "avatar::material_layout");
+        let layout = pipeline_layout(ctx, "avatar", &[&frame_layout, &material_layout]);
+        let module = AVATAR_SHADER.module(device);
         let uv_layout = wgpu::VertexBufferLayout {
             array_stride: 8,
             step_mode: wgpu::VertexStepMode::Vertex,
             attributes: &wgpu::vertex_attr_array![0 => Float32x2],
         };
         let rest_layout = wgpu::VertexBufferLayout {
-            array_stride: size_of::<super::gpu_data::RestVertex>() as u64,
+            array_stride: size_of::<RestVertex>() as u64,
             step_mode: wgpu::VertexStepMode::Vertex,
             attributes: &wgpu::vertex_attr_array![
                 1 => Float32x4, 2 => Float32x4, 3 => Uint32x4, 4 => Float32x4
@@ -163,7 +122,7 @@ impl AvatarPass {
                     module: &module,
                     entry_point: Some("fs_main"),
                     compilation_options: Default::default(),
-                    targets: &[Some(color_target())],
+                    targets: &[Some(color_target(color_format))],
                 }),
                 multiview_mask: None,
                 cache: None,
@@ -220,24 +179,30 @@ impl AvatarPass {
         let own_view =
             texture.map(|t| upload_texture(ctx, &format!("avatar::texture[{label}]"), t));
         let view = own_view.as_ref().unwrap_or(&self.white);
-        ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some(&format!("avatar::material_group[{label}]")),
-            layout: &self.material_layout,
-            entries: &[
-                wgpu::BindGroupEntry {
-                    binding: 0,
-                    resource: buffer.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 1,
-                    resource: wgpu::BindingResource::TextureView(view),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 2,
-                    resource: wgpu::BindingResource::Sampler(&self.sampler),
-                },
-            ],
-        })
+        MaterialBindings {
+            material: buffer.as_entire_binding(),
+            base_color: wgpu::BindingResource::TextureView(view),
+            sampler: wgpu::BindingResource::Sampler(&self.sampler),
+        }
+        .create(
+            &ctx.device,
+            &self.material_layout,
+            &format!("avatar::material_group[{label}]"),
+        )
+    }
+
+    /// A target's group 0.
+    pub fn frame_group(
+        &self,
+        device: &wgpu::Device,
+        label: &str,
+        bindings: &AvatarFrameBindings<'_>,
+    ) -> wgpu::BindGroup {
+        bindings.create(
+            device,
+            &self.frame_layout,
+            &format!("avatar::frame_group[{label}]"),
+        )
     }
 
     /// Record the indirect draws of every batch into an open render pass. `vertex_skinning`
@@ -248,11 +213,11 @@ impl AvatarPass {
         frame_group: &wgpu::BindGroup,
         camera_offset: u32,
         vertex_skinning: bool,
-        batches: &[BatchDraws],
+        batches: &[AvatarDraws<'_>],
         draws: &wgpu::Buffer,
     ) {
-        const STRIDE: u64 = size_of::<super::gpu_data::DrawIndexedIndirect>() as u64;
-        let levels = super::cull_lod::MAX_LODS as u32;
+        const STRIDE: u64 = size_of::<DrawIndexedIndirect>() as u64;
+        let levels = MAX_LODS as u32;
         pass.set_pipeline(if vertex_skinning {
             &self.skinning
         } else {
@@ -262,13 +227,12 @@ impl AvatarPass {
             pass.set_bind_group(0, frame_group, &[camera_offset, 0]);
         }
         for b in batches {
-            let mesh = &b.mesh;
-            pass.set_vertex_buffer(0, mesh.uvs.slice(..));
+            pass.set_vertex_buffer(0, b.uvs.slice(..));
             if vertex_skinning {
-                pass.set_vertex_buffer(1, mesh.rest.slice(..));
+                pass.set_vertex_buffer(1, b.rest.slice(..));
             }
-            pass.set_index_buffer(mesh.indices.slice(..), wgpu::IndexFormat::Uint32);
-            for (s, material) in mesh.materials.iter().enumerate() {
+            pass.set_index_buffer(b.indices.slice(..), wgpu::IndexFormat::Uint32);
+            for (s, material) in b.materials.iter().enumerate() {
                 pass.set_bind_group(1, material, &[]);
                 let first = u64::from(b.first_draw + s as u32 * levels);
                 if self.multi_draw {

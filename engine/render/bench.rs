@@ -15,12 +15,13 @@
 //! readback) until the device has finished it is reported beside it, and used where there are
 //! no timestamps. Medians over the timed frames after one warm-up frame.
 
-use super::{FrameRenderer, SceneRenderer};
+use super::{Pipelines, SceneRenderer};
 use crate::anim::PoseScratch;
 use crate::assets::AssetLibrary;
 use crate::gpu::{GpuContext, GpuTimer};
 use crate::jobs::Executor;
-use crate::jobs::frame::FrameGraph;
+use crate::render::FrameInput;
+use crate::scene::FrameGraph;
 use crate::scene::{Animation, Skinning, World, parse_scene};
 use glam::Mat4;
 use serde::Serialize;
@@ -225,7 +226,7 @@ fn ms(t: Instant) -> f64 {
 /// returned with it).
 fn gpu_figure(
     ctx: &GpuContext,
-    renderer: &FrameRenderer,
+    renderer: &Pipelines,
     world: &World,
     frames: u32,
 ) -> Result<(GpuFigure, bool), String> {
@@ -239,10 +240,14 @@ fn gpu_figure(
     let (mut wall, mut gpu) = (Vec::new(), Vec::new());
     for _ in 0..frames.max(1) {
         let t = Instant::now();
-        let index = sr
-            .submit_without_readback(ctx, renderer, &anim, timer.as_ref())
+        let out = sr
+            .submit(
+                ctx,
+                renderer,
+                &FrameInput::new(&anim).with_timer(timer.as_ref()),
+            )
             .map_err(|e| e.to_string())?;
-        ctx.wait_for(index).map_err(|e| e.to_string())?;
+        ctx.wait_for(out.submission).map_err(|e| e.to_string())?;
         wall.push(ms(t));
         if let Some(timer) = &timer {
             gpu.push(timer.read_ms(ctx).map_err(|e| e.to_string())?);
@@ -268,7 +273,7 @@ fn gpu_figure(
 /// CPU frame time at one avatar count.
 fn cpu_figure(
     ctx: &GpuContext,
-    renderer: &FrameRenderer,
+    renderer: &Pipelines,
     exec: &Executor,
     avatars: u32,
     frames: u32,
@@ -291,7 +296,7 @@ fn cpu_figure(
 /// Medians of (CPU frame, frame graph, submit, sequential animation baseline), ms.
 fn cpu_frame(
     ctx: &GpuContext,
-    renderer: &FrameRenderer,
+    renderer: &Pipelines,
     exec: &Executor,
     avatars: u32,
     frames: u32,
@@ -314,15 +319,17 @@ fn cpu_frame(
         // The engine's path (as the offscreen scheduler): palettes written straight into GPU
         // staging memory, or nothing to upload with GPU animation.
         let t0 = Instant::now();
-        let anim = graph.run_for(exec, time, ctx, &sr)?;
+        let prepared = sr
+            .prepare(ctx, exec, &graph, time)
+            .map_err(|e| e.to_string())?;
         let a = ms(t0);
         let t1 = Instant::now();
-        let index = sr
-            .submit_uploaded(ctx, renderer, (time, anim.as_ref()), None, None)
+        let out = sr
+            .submit(ctx, renderer, &prepared.input())
             .map_err(|e| e.to_string())?;
         let s = ms(t1);
         let t = ms(t0);
-        ctx.wait_for(index).map_err(|e| e.to_string())?;
+        ctx.wait_for(out.submission).map_err(|e| e.to_string())?;
         // Baseline: the same animation, one avatar after another on this thread.
         let t2 = Instant::now();
         for av in &world.avatars {
@@ -353,7 +360,7 @@ pub fn run(
     cfg: &LodBenchConfig,
     mut progress: impl FnMut(&str),
 ) -> Result<LodBench, String> {
-    let renderer = FrameRenderer::new(ctx);
+    let renderer = Pipelines::new(ctx);
     let n = cfg.avatars;
     let mut figure = |what: &str, targets: &[(u32, u32)], force, animation| {
         progress(&format!("{n} avatars {what}"));

@@ -16,17 +16,14 @@
 //! `max_compute_workgroups_per_dimension` workgroups are folded into x and y
 //! ([`crate::gpu::split_workgroups`]).
 
+use super::common::{CULL_LOD_SHADER, MAX_LODS, bind_group, pipeline_layout};
 use super::gpu_data::{BatchLod, CullParams, DrawIndexedIndirect, GpuInstance};
-use super::skin::{storage_entry, uniform};
 use crate::gpu::GpuContext;
 use crate::scene::{Camera, LodSettings};
 use glam::{Mat4, Vec3, Vec4};
 
 /// Workgroup width of both entry points.
 pub const WORKGROUP: u32 = 64;
-/// Levels per asset the pass handles (the chain length of `assets::lod`; keep `MAX_LODS` in
-/// shaders/shared/types.wgsl equal).
-pub const MAX_LODS: usize = crate::assets::lod::LOD_RATIOS.len();
 
 /// The sizes of one scene's cull + LOD buffers, in bytes (checked against the device's limits
 /// in `limits.rs` before anything is created).
@@ -82,49 +79,44 @@ pub struct CullDispatch {
     pub finalize: [u32; 2],
 }
 
-/// Group 0 of the pass: params (dynamic), instances, batches, state, counts, visible, draws,
-/// draw slots, needed levels.
-pub(super) fn layout_entries() -> [wgpu::BindGroupLayoutEntry; 9] {
-    let cs = wgpu::ShaderStages::COMPUTE;
-    [
-        uniform(0, true, cs),
-        storage_entry(1, true, cs),
-        storage_entry(2, true, cs),
-        storage_entry(3, false, cs),
-        storage_entry(4, false, cs),
-        storage_entry(5, false, cs),
-        storage_entry(6, false, cs),
-        storage_entry(7, true, cs),
-        storage_entry(8, false, cs),
-    ]
+bind_group! {
+    /// The pass's group, one per target.
+    pub struct CullLodBindings {
+        /// One [`CullParams`] slot (dynamic offset per target).
+        params: uniform(true, wgpu::ShaderStages::COMPUTE),
+        /// Instances.
+        instances: storage(true, wgpu::ShaderStages::COMPUTE),
+        /// LOD tables, one [`BatchLod`] per batch.
+        batch_lods: storage(true, wgpu::ShaderStages::COMPUTE),
+        /// Each avatar's level last frame (hysteresis).
+        state: storage(false, wgpu::ShaderStages::COMPUTE),
+        /// Avatars per (batch, level).
+        counts: storage(false, wgpu::ShaderStages::COMPUTE),
+        /// Visible lists.
+        visible: storage(false, wgpu::ShaderStages::COMPUTE),
+        /// Indirect draws.
+        draws: storage(false, wgpu::ShaderStages::COMPUTE),
+        /// The counts slot of each indirect draw.
+        draw_slots: storage(true, wgpu::ShaderStages::COMPUTE),
+        /// The finest level each avatar is drawn at (shared with the skin pass).
+        needed: storage(false, wgpu::ShaderStages::COMPUTE),
+    }
 }
 
 /// Pipelines and layout of the pass, built once per device.
 pub struct CullLodPass {
     cull: wgpu::ComputePipeline,
     finalize: wgpu::ComputePipeline,
-    /// Group 0: params (dynamic), instances, batches, state, counts, visible, draws, draw slots,
-    /// needed levels.
-    pub layout: wgpu::BindGroupLayout,
+    layout: wgpu::BindGroupLayout,
 }
 
 impl CullLodPass {
     /// Build the pipelines on a device.
     pub fn new(ctx: &GpuContext) -> Self {
         let device = &ctx.device;
-        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("cull_lod::layout"),
-            entries: &layout_entries(),
-        });
-        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some("cull_lod::pipeline_layout"),
-            bind_group_layouts: &[Some(&layout)],
-            immediate_size: 0,
-        });
-        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some("cull_lod::shader"),
-            source: wgpu::ShaderSource::Wgsl(super::shader_source!("cull_lod.wgsl").into()),
-        });
+        let layout = CullLodBindings::create_layout(device, "cull_lod::layout");
+        let pipeline_layout = pipeline_layout(ctx, "cull_lod", &[&layout]);
+        let module = CULL_LOD_SHADER.module(device);
         let pipeline = |entry: &str| {
             device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                 label: Some(&format!("cull_lod::{entry}")),
@@ -140,6 +132,16 @@ impl CullLodPass {
             finalize: pipeline("finalize"),
             layout,
         }
+    }
+
+    /// A target's group.
+    pub fn group(
+        &self,
+        device: &wgpu::Device,
+        label: &str,
+        bindings: &CullLodBindings<'_>,
+    ) -> wgpu::BindGroup {
+        bindings.create(device, &self.layout, &format!("cull_lod::group[{label}]"))
     }
 
     /// Record one target's cull and finalize dispatches. The target's counts buffer must have

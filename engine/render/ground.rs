@@ -1,45 +1,34 @@
 //! The ground pass (`shaders/ground.wgsl`): one lit square at y = 0, drawn first into each
 //! target's avatar render pass when the scene's environment has a ground.
 
-use super::avatar::{color_target, depth_state};
-use super::skin::uniform;
+use super::common::{GROUND_SHADER, bind_group, color_target, depth_state, pipeline_layout};
 use crate::gpu::GpuContext;
 
-/// Group 0 of the pass: camera (dynamic), light, ground constants.
-pub(super) fn layout_entries() -> [wgpu::BindGroupLayoutEntry; 3] {
-    let vs = wgpu::ShaderStages::VERTEX;
-    let vf = wgpu::ShaderStages::VERTEX_FRAGMENT;
-    [
-        uniform(0, true, vs),
-        uniform(1, false, vf),
-        uniform(2, false, vf),
-    ]
+bind_group! {
+    /// Group 0 of the pass, one per scene.
+    pub struct GroundBindings {
+        /// One [`super::gpu_data::CameraUniform`] slot (dynamic offset per target).
+        camera: uniform(true, wgpu::ShaderStages::VERTEX),
+        /// The sun and ambient light.
+        light: uniform(false, wgpu::ShaderStages::VERTEX_FRAGMENT),
+        /// [`super::gpu_data::GroundUniform`].
+        ground: uniform(false, wgpu::ShaderStages::VERTEX_FRAGMENT),
+    }
 }
 
 /// Pipeline and layout of the ground pass, built once per device.
 pub struct GroundPass {
     pipeline: wgpu::RenderPipeline,
-    /// Group 0: camera (dynamic), light, ground constants.
-    pub layout: wgpu::BindGroupLayout,
+    layout: wgpu::BindGroupLayout,
 }
 
 impl GroundPass {
-    /// Build the pipeline on a device.
-    pub fn new(ctx: &GpuContext) -> Self {
+    /// Build the pipeline on a device, drawing into `color_format` targets.
+    pub fn new(ctx: &GpuContext, color_format: wgpu::TextureFormat) -> Self {
         let device = &ctx.device;
-        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("ground::layout"),
-            entries: &layout_entries(),
-        });
-        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some("ground::pipeline_layout"),
-            bind_group_layouts: &[Some(&layout)],
-            immediate_size: 0,
-        });
-        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some("ground::shader"),
-            source: wgpu::ShaderSource::Wgsl(super::shader_source!("ground.wgsl").into()),
-        });
+        let layout = GroundBindings::create_layout(device, "ground::layout");
+        let pipeline_layout = pipeline_layout(ctx, "ground", &[&layout]);
+        let module = GROUND_SHADER.module(device);
         let pipeline = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
             label: Some("ground::pipeline"),
             layout: Some(&pipeline_layout),
@@ -56,12 +45,17 @@ impl GroundPass {
                 module: &module,
                 entry_point: Some("fs_main"),
                 compilation_options: Default::default(),
-                targets: &[Some(color_target())],
+                targets: &[Some(color_target(color_format))],
             }),
             multiview_mask: None,
             cache: None,
         });
         Self { pipeline, layout }
+    }
+
+    /// The scene's group.
+    pub fn group(&self, device: &wgpu::Device, bindings: &GroundBindings<'_>) -> wgpu::BindGroup {
+        bindings.create(device, &self.layout, "ground::group")
     }
 
     /// Draw the ground into an open render pass.

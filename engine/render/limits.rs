@@ -22,15 +22,18 @@
 //! wgpu opens (vertex buffers and attributes, inter-stage variables, colour attachments,
 //! workgroup storage). The adapter probe (`gpu::adapters`) checks 64-wide workgroups.
 
-use super::animate::{self, AnimData};
-use super::cull_lod::{self, CullDispatch, CullLodSizes, MAX_LODS};
+use super::animate::{self, AnimData, AnimateBindings};
+use super::avatar::{AvatarFrameBindings, MaterialBindings};
+use super::common::MAX_LODS;
+use super::cull_lod::{self, CullDispatch, CullLodBindings, CullLodSizes};
 use super::gpu_data::{
     AnimParams, BatchParams, CameraUniform, CullParams, DrawParams, GpuInstance, GroundUniform,
     LightUniform, MaterialUniform, SkinnedVertex,
 };
+use super::ground::GroundBindings;
 use super::mesh::MeshSizes;
-use super::skin::{self, SkinChunk};
-use super::{avatar, ground, target};
+use super::skin::{self, SkinChunk, SkinFrameBindings, SkinMeshBindings};
+use super::target;
 use crate::gpu::{max_split_workgroups, split_workgroups};
 use crate::scene::{Skinning, World};
 use std::fmt;
@@ -580,19 +583,28 @@ pub fn check_scene(limits: &wgpu::Limits, world: &World) -> Result<FitReport, Li
     });
 
     // Bind group layouts of the pipelines the scene uses.
-    c.pipeline("cull + LOD", &[&cull_lod::layout_entries()]);
+    c.pipeline("cull + LOD", &[&CullLodBindings::layout_entries()]);
     c.pipeline(
         "avatar",
-        &[&avatar::frame_entries(), &avatar::material_entries()],
+        &[
+            &AvatarFrameBindings::layout_entries(),
+            &MaterialBindings::layout_entries(),
+        ],
     );
     if world.desc.environment.ground.is_some() {
-        c.pipeline("ground", &[&ground::layout_entries()]);
+        c.pipeline("ground", &[&GroundBindings::layout_entries()]);
     }
     if !vertex_skinning {
-        c.pipeline("skin", &[&skin::frame_entries(), &skin::mesh_entries()]);
+        c.pipeline(
+            "skin",
+            &[
+                &SkinFrameBindings::layout_entries(),
+                &SkinMeshBindings::layout_entries(),
+            ],
+        );
     }
     if animation.is_some() {
-        c.pipeline(animate::PIPELINE, &[&animate::layout_entries()]);
+        c.pipeline(animate::PIPELINE, &[&AnimateBindings::layout_entries()]);
     }
 
     if let Some(need) = c.first_failure() {

@@ -2,9 +2,10 @@
 //! buffer for vertex skinning), UVs, the indices of every LOD level in one buffer, and one bind
 //! group per material.
 
-use super::avatar::AvatarPass;
+use super::avatar::{AvatarDraws, AvatarPass};
+use super::common::MAX_LODS;
 use super::gpu_data::{MaterialUniform, RestVertex};
-use super::skin::SkinPass;
+use super::skin::{SkinMeshBindings, SkinPass};
 use crate::assets::{Asset, Submesh};
 use crate::gpu::GpuContext;
 use wgpu::util::DeviceExt;
@@ -97,14 +98,13 @@ impl GpuMesh {
             contents: bytemuck::cast_slice(&rest),
             usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::VERTEX,
         });
-        let rest_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some(&format!("mesh::rest_group[{name}]")),
-            layout: &skin.mesh_layout,
-            entries: &[wgpu::BindGroupEntry {
-                binding: 0,
-                resource: rest_buf.as_entire_binding(),
-            }],
-        });
+        let rest_group = skin.mesh_group(
+            device,
+            name,
+            &SkinMeshBindings {
+                rest: rest_buf.as_entire_binding(),
+            },
+        );
         let uv: Vec<[f32; 2]> = asset
             .mesh
             .vertices
@@ -178,6 +178,18 @@ impl GpuMesh {
             materials,
             level_triangles,
             rest: rest_buf,
+        }
+    }
+
+    /// This mesh's draws for the avatar pass.
+    pub fn draws(&self, first_draw: u32, level_params: [u32; MAX_LODS]) -> AvatarDraws<'_> {
+        AvatarDraws {
+            uvs: &self.uvs,
+            rest: &self.rest,
+            indices: &self.indices,
+            materials: &self.materials,
+            first_draw,
+            level_params,
         }
     }
 }

@@ -7,7 +7,7 @@
 //! allows folds them into x and z ([`crate::gpu::split_workgroups`]).
 
 use super::RenderError;
-use super::mesh::GpuMesh;
+use super::common::{SKIN_SHADER, bind_group, pipeline_layout};
 use crate::gpu::{GpuContext, split_workgroups};
 use crate::scene::DrawBatch;
 
@@ -17,11 +17,8 @@ pub const WORKGROUP: u32 = 64;
 /// Pipeline and layouts of the skin pass, built once per device.
 pub struct SkinPass {
     pipeline: wgpu::ComputePipeline,
-    /// Layout of group 0: palettes, instances, skinned output, batch params (dynamic), the
-    /// finest level each avatar is drawn at.
-    pub frame_layout: wgpu::BindGroupLayout,
-    /// Layout of group 1: the asset's rest vertices.
-    pub mesh_layout: wgpu::BindGroupLayout,
+    frame_layout: wgpu::BindGroupLayout,
+    mesh_layout: wgpu::BindGroupLayout,
 }
 
 /// One skin dispatch: `instances` avatars of batch `batch` from avatar `first_instance` on.
@@ -72,79 +69,49 @@ pub(super) fn plan_chunks(
     Some(chunks)
 }
 
-/// Group 0 of the pass: palettes, instances, skinned output, batch params (dynamic), the
-/// finest level each avatar is drawn at.
-pub(super) fn frame_entries() -> [wgpu::BindGroupLayoutEntry; 5] {
-    let cs = wgpu::ShaderStages::COMPUTE;
-    [
-        storage_entry(0, true, cs),
-        storage_entry(1, true, cs),
-        storage_entry(2, false, cs),
-        uniform(3, true, cs),
-        storage_entry(4, true, cs),
-    ]
-}
-
-/// Group 1 of the pass: the asset's rest vertices.
-pub(super) fn mesh_entries() -> [wgpu::BindGroupLayoutEntry; 1] {
-    [storage_entry(0, true, wgpu::ShaderStages::COMPUTE)]
-}
-
-pub(super) fn storage_entry(
-    binding: u32,
-    read_only: bool,
-    visibility: wgpu::ShaderStages,
-) -> wgpu::BindGroupLayoutEntry {
-    wgpu::BindGroupLayoutEntry {
-        binding,
-        visibility,
-        ty: wgpu::BindingType::Buffer {
-            ty: wgpu::BufferBindingType::Storage { read_only },
-            has_dynamic_offset: false,
-            min_binding_size: None,
-        },
-        count: None,
+bind_group! {
+    /// Group 0 of the pass, one per scene.
+    pub struct SkinFrameBindings {
+        /// Joint palettes (`mat4x4<f32>` each).
+        palettes: storage(true, wgpu::ShaderStages::COMPUTE),
+        /// Instances ([`super::gpu_data::GpuInstance`]).
+        instances: storage(true, wgpu::ShaderStages::COMPUTE),
+        /// Skinned output ([`super::gpu_data::SkinnedVertex`]).
+        skinned: storage(false, wgpu::ShaderStages::COMPUTE),
+        /// One [`super::gpu_data::BatchParams`] slot (dynamic offset per chunk).
+        params: uniform(true, wgpu::ShaderStages::COMPUTE),
+        /// The finest level each avatar is drawn at this frame.
+        needed: storage(true, wgpu::ShaderStages::COMPUTE),
     }
 }
 
-pub(super) fn uniform(
-    binding: u32,
-    dynamic: bool,
-    visibility: wgpu::ShaderStages,
-) -> wgpu::BindGroupLayoutEntry {
-    wgpu::BindGroupLayoutEntry {
-        binding,
-        visibility,
-        ty: wgpu::BindingType::Buffer {
-            ty: wgpu::BufferBindingType::Uniform,
-            has_dynamic_offset: dynamic,
-            min_binding_size: None,
-        },
-        count: None,
+bind_group! {
+    /// Group 1 of the pass, one per mesh.
+    pub struct SkinMeshBindings {
+        /// The asset's rest vertices ([`super::gpu_data::RestVertex`]).
+        rest: storage(true, wgpu::ShaderStages::COMPUTE),
     }
+}
+
+/// One recorded skin dispatch: a chunk of one batch.
+#[derive(Debug, Clone, Copy)]
+pub struct SkinDispatch<'a> {
+    /// The mesh's [`SkinMeshBindings`] group.
+    pub mesh_group: &'a wgpu::BindGroup,
+    /// Dynamic offset of the chunk's [`super::gpu_data::BatchParams`].
+    pub params_offset: u32,
+    /// Workgroups `[x, y, z]`: vertices folded into x and z, one avatar per y.
+    pub workgroups: [u32; 3],
 }
 
 impl SkinPass {
     /// Build the pipeline on a device.
     pub fn new(ctx: &GpuContext) -> Self {
         let device = &ctx.device;
-        let frame_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("skin::frame_layout"),
-            entries: &frame_entries(),
-        });
-        let mesh_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("skin::mesh_layout"),
-            entries: &mesh_entries(),
-        });
-        let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some("skin::pipeline_layout"),
-            bind_group_layouts: &[Some(&frame_layout), Some(&mesh_layout)],
-            immediate_size: 0,
-        });
-        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some("skin::shader"),
-            source: wgpu::ShaderSource::Wgsl(super::shader_source!("skin.wgsl", skinning).into()),
-        });
+        let frame_layout = SkinFrameBindings::create_layout(device, "skin::frame_layout");
+        let mesh_layout = SkinMeshBindings::create_layout(device, "skin::mesh_layout");
+        let layout = pipeline_layout(ctx, "skin", &[&frame_layout, &mesh_layout]);
+        let module = SKIN_SHADER.module(device);
         let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
             label: Some("skin::pipeline"),
             layout: Some(&layout),
@@ -160,24 +127,45 @@ impl SkinPass {
         }
     }
 
+    /// The scene's group 0.
+    pub fn frame_group(
+        &self,
+        device: &wgpu::Device,
+        bindings: &SkinFrameBindings<'_>,
+    ) -> wgpu::BindGroup {
+        bindings.create(device, &self.frame_layout, "skin::frame_group")
+    }
+
+    /// A mesh's group 1.
+    pub fn mesh_group(
+        &self,
+        device: &wgpu::Device,
+        label: &str,
+        bindings: &SkinMeshBindings<'_>,
+    ) -> wgpu::BindGroup {
+        bindings.create(
+            device,
+            &self.mesh_layout,
+            &format!("skin::mesh_group[{label}]"),
+        )
+    }
+
     /// Record the skinning dispatches of one frame: one per batch chunk.
-    ///
-    /// `chunks` gives, per chunk, the mesh, the dynamic offset of its [`super::gpu_data::BatchParams`]
-    /// and its workgroups `[x, y, z]` (vertices folded into x and z, one avatar per y).
     pub fn record(
         &self,
         encoder: &mut wgpu::CommandEncoder,
         frame_group: &wgpu::BindGroup,
-        chunks: &[(&GpuMesh, u32, [u32; 3])],
+        chunks: &[SkinDispatch<'_>],
     ) -> Result<(), RenderError> {
         let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
             label: Some("skin::pass"),
             timestamp_writes: None,
         });
         pass.set_pipeline(&self.pipeline);
-        for &(mesh, params_offset, [x, y, z]) in chunks {
-            pass.set_bind_group(0, frame_group, &[params_offset]);
-            pass.set_bind_group(1, &mesh.rest_group, &[]);
+        for c in chunks {
+            let [x, y, z] = c.workgroups;
+            pass.set_bind_group(0, frame_group, &[c.params_offset]);
+            pass.set_bind_group(1, c.mesh_group, &[]);
             pass.dispatch_workgroups(x, y, z);
         }
         Ok(())

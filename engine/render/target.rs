@@ -2,7 +2,7 @@
 //! avatar counts of the cull + LOD pass) and readback slots: one staging buffer per target plus
 //! one for the counts, so several frames can be in flight while earlier ones are read back.
 
-use super::avatar::{COLOR_FORMAT, DEPTH_FORMAT};
+use super::common::{COLOR_FORMAT, DEPTH_FORMAT};
 use super::cull_lod::{StatsLayout, TargetStats};
 use crate::gpu::{GpuContext, encode_texture_copy, unpad_rows};
 use std::sync::Arc;
@@ -24,52 +24,25 @@ pub struct RenderTarget {
     pub width: u32,
     /// Height in pixels.
     pub height: u32,
-    /// Colour texture.
-    pub color: wgpu::Texture,
-    /// View of [`Self::color`].
-    pub color_view: wgpu::TextureView,
-    /// View of the depth texture.
+    /// Colour texture and its view; `None` for a scene drawn into the host's views.
+    pub color: Option<(wgpu::Texture, wgpu::TextureView)>,
+    /// View of the depth texture (always tutti's own).
     pub depth_view: wgpu::TextureView,
     /// Avatars drawn per (batch, level) this frame, written by the cull + LOD pass.
     pub counts: wgpu::Buffer,
 }
 
 impl RenderTarget {
-    /// Allocate a target.
+    /// Allocate a target: its depth texture, its counts buffer and, with `own_color`, its
+    /// colour texture ([`COLOR_FORMAT`]).
     pub fn new(
         ctx: &GpuContext,
         scene: &str,
         name: &str,
         (width, height): (u32, u32),
         counts_bytes: u64,
+        own_color: bool,
     ) -> Self {
-        let size = wgpu::Extent3d {
-            width,
-            height,
-            depth_or_array_layers: 1,
-        };
-        let texture = |label: String, format, usage| {
-            ctx.device.create_texture(&wgpu::TextureDescriptor {
-                label: Some(&label),
-                size,
-                mip_level_count: 1,
-                sample_count: 1,
-                dimension: wgpu::TextureDimension::D2,
-                format,
-                usage,
-                view_formats: &[],
-            })
-        };
-        let color = texture(
-            format!("target::color[{scene}/{name}]"),
-            COLOR_FORMAT,
-            wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
-        );
-        let depth = texture(
-            format!("target::depth[{scene}/{name}]"),
-            DEPTH_FORMAT,
-            wgpu::TextureUsages::RENDER_ATTACHMENT,
-        );
         let counts = ctx.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(&format!("target::counts[{scene}/{name}]")),
             size: counts_bytes,
@@ -78,16 +51,78 @@ impl RenderTarget {
                 | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
+        let (color, depth_view) = textures(ctx, scene, name, (width, height), own_color);
         Self {
             name: name.to_string(),
             width,
             height,
             counts,
-            color_view: color.create_view(&Default::default()),
-            depth_view: depth.create_view(&Default::default()),
             color,
+            depth_view,
         }
     }
+
+    /// Recreate the textures at a new size (the counts buffer does not depend on it).
+    pub fn resize(&mut self, ctx: &GpuContext, scene: &str, (width, height): (u32, u32)) {
+        let (color, depth_view) = textures(
+            ctx,
+            scene,
+            &self.name,
+            (width, height),
+            self.color.is_some(),
+        );
+        self.width = width;
+        self.height = height;
+        self.color = color;
+        self.depth_view = depth_view;
+    }
+}
+
+/// A target's colour texture (with `own_color`) and depth view.
+fn textures(
+    ctx: &GpuContext,
+    scene: &str,
+    name: &str,
+    (width, height): (u32, u32),
+    own_color: bool,
+) -> (
+    Option<(wgpu::Texture, wgpu::TextureView)>,
+    wgpu::TextureView,
+) {
+    let size = wgpu::Extent3d {
+        width,
+        height,
+        depth_or_array_layers: 1,
+    };
+    let texture = |label: String, format, usage| {
+        ctx.device.create_texture(&wgpu::TextureDescriptor {
+            label: Some(&label),
+            size,
+            mip_level_count: 1,
+            sample_count: 1,
+            dimension: wgpu::TextureDimension::D2,
+            format,
+            usage,
+            view_formats: &[],
+        })
+    };
+    let color = own_color.then(|| {
+        let color = texture(
+            format!("target::color[{scene}/{name}]"),
+            COLOR_FORMAT,
+            wgpu::TextureUsages::RENDER_ATTACHMENT
+                | wgpu::TextureUsages::COPY_SRC
+                | wgpu::TextureUsages::TEXTURE_BINDING,
+        );
+        let view = color.create_view(&Default::default());
+        (color, view)
+    });
+    let depth = texture(
+        format!("target::depth[{scene}/{name}]"),
+        DEPTH_FORMAT,
+        wgpu::TextureUsages::RENDER_ATTACHMENT,
+    );
+    (color, depth.create_view(&Default::default()))
 }
 
 /// Staging buffers for every target of one frame. A frame is copied into a slot, the slot is
@@ -139,7 +174,9 @@ impl ReadbackSlot {
     pub fn encode_copies(&self, encoder: &mut wgpu::CommandEncoder, targets: &[RenderTarget]) {
         let counts = self.layout.counts_bytes();
         for (i, (t, (_, _, _, buffer))) in targets.iter().zip(&self.buffers).enumerate() {
-            encode_texture_copy(encoder, &t.color, buffer);
+            if let Some((color, _)) = &t.color {
+                encode_texture_copy(encoder, color, buffer);
+            }
             encoder.copy_buffer_to_buffer(&t.counts, 0, &self.stats, i as u64 * counts, counts);
         }
     }

@@ -2,6 +2,7 @@
 //! column or field, and the [`World`] state built from a loaded scene.
 
 mod format;
+pub mod frame_graph;
 mod validate;
 mod world;
 
@@ -9,12 +10,13 @@ pub use format::{
     Animation, AvatarGroup, Camera, Environment, Ground, Layout, LodSettings, SceneDesc, Skinning,
     TargetDesc,
 };
+pub use frame_graph::{FrameError, FrameGraph, FrameGraphError};
 pub use validate::{
     MAX_FORCED_LEVEL, MAX_FPS, MAX_GROUP_COUNT, MAX_MAGNITUDE, MAX_PIXEL_ERROR, MAX_SCALE,
     MAX_SCENE_AVATARS, MAX_SCENE_FRAMES, MAX_SPACING, MAX_SPEED, MAX_TARGET_SIDE, MAX_TARGETS,
     MIN_FPS,
 };
-pub use world::{Avatar, DrawBatch, FrameAnimation, World};
+pub use world::{Avatar, DrawBatch, SceneFrame, World};
 
 use crate::assets::{Asset, AssetLibrary, AssetRef};
 use std::fmt;

@@ -3,6 +3,7 @@
 use super::{Layout, LoadedScene, SceneDesc};
 use crate::anim::{PoseScratch, compute_palette};
 use crate::assets::Asset;
+use crate::env::{EnvironmentFrame, EnvironmentInputs};
 use glam::{Mat4, Quat, Vec3, Vec4};
 use rayon::prelude::*;
 use std::f32::consts::TAU;
@@ -23,7 +24,7 @@ pub struct Avatar {
     pub speed: f32,
     /// Time offset in seconds.
     pub phase: f32,
-    /// First palette entry of this avatar in [`FrameAnimation::palettes`]. Avatars' palettes
+    /// First palette entry of this avatar in [`SceneFrame::palettes`]. Avatars' palettes
     /// follow avatar order without overlapping and end within [`World::palette_len`]
     /// (`jobs::frame::FrameGraph::try_new` rejects a world where they do not).
     pub palette_offset: u32,
@@ -40,13 +41,18 @@ pub struct DrawBatch {
     pub count: u32,
 }
 
-/// The animated state of one frame: every avatar's joint palette, concatenated.
+/// What the CPU side computes for one frame: every avatar's joint palette, concatenated, and
+/// the environment. [`World::animate`] computes it in one call, the
+/// [`FrameGraph`](super::FrameGraph) as jobs.
 #[derive(Debug, Clone)]
-pub struct FrameAnimation {
+pub struct SceneFrame {
     /// Scene time in seconds.
     pub time: f32,
-    /// Palettes; avatar `a` owns `palettes[a.palette_offset ..][.. bindings]`.
+    /// Palettes; avatar `a` owns `palettes[a.palette_offset ..][.. bindings]`. Empty when the
+    /// scene animates on the GPU and the frame came from the frame graph.
     pub palettes: Vec<Mat4>,
+    /// Sun, sky and ambient light.
+    pub environment: EnvironmentFrame,
 }
 
 /// A scene's avatars placed in the world, ready to animate and draw.
@@ -136,8 +142,21 @@ impl World {
         (f64::from(frame) / f64::from(self.desc.fps)) as f32
     }
 
-    /// Sample every avatar's clip at scene time `time`, in parallel on rayon.
-    pub fn animate(&self, time: f32) -> FrameAnimation {
+    /// The scene's environment settings, as [`EnvironmentFrame::compute`] takes them.
+    pub fn environment_inputs(&self) -> EnvironmentInputs {
+        let e = &self.desc.environment;
+        let v = |(x, y, z): (f32, f32, f32)| Vec3::new(x, y, z);
+        EnvironmentInputs {
+            sun_direction: v(e.sun_direction),
+            sun_color: v(e.sun_color),
+            ambient: e.ambient,
+            sky: v(e.sky),
+        }
+    }
+
+    /// The frame at scene time `time`: every avatar's clip sampled in parallel on rayon (also
+    /// when the scene animates on the GPU: this is the CPU reference), and the environment.
+    pub fn animate(&self, time: f32) -> SceneFrame {
         let mut palettes = vec![Mat4::IDENTITY; self.palette_len];
         // Split the palette buffer into one slice per avatar, then fill them in parallel.
         let mut slices: Vec<&mut [Mat4]> = Vec::with_capacity(self.avatars.len());
@@ -154,7 +173,11 @@ impl World {
             .for_each_init(PoseScratch::default, |scratch, (a, out)| {
                 self.animate_avatar(a, time, scratch, out)
             });
-        FrameAnimation { time, palettes }
+        SceneFrame {
+            time,
+            palettes,
+            environment: EnvironmentFrame::compute(&self.environment_inputs(), time),
+        }
     }
 
     /// Write one avatar's palette at scene time `time` into `out` (its binding count long).

@@ -1,5 +1,8 @@
-//! The engine's per-frame job graph: animation in batches of avatars, the environment update and
-//! the audio block, built once per scene (and per device worker) and run every frame.
+//! A scene's per-frame job graph: animation in batches of avatars and the environment update,
+//! built once per scene (and per device worker) and run every frame on the
+//! [`Executor`]. It produces a [`SceneFrame`] (or writes the palettes straight into GPU staging
+//! memory with [`FrameGraph::run_into`]); the renderer takes it from there
+//! (`render::SceneRenderer::prepare`). Nothing here knows about devices or passes.
 //!
 //! Soundness: the animation jobs write their palette ranges in place through a raw pointer, so
 //! the ranges are checked when the graph is built ([`FrameGraph::try_new`] rejects a world whose
@@ -7,10 +10,11 @@
 //! [`FrameGraphError`]), kept private afterwards, and checked once more against the length of
 //! the destination before each write. No safe caller can make them write out of bounds.
 
-use super::{Executor, GraphBuilder, JobGraph, JobStatus, Priority};
+use super::{SceneFrame, World};
 use crate::anim::PoseScratch;
-use crate::scene::{FrameAnimation, World};
-use glam::{Mat4, Vec3};
+use crate::env::EnvironmentFrame;
+use crate::jobs::{Executor, GraphBuilder, JobGraph, JobStatus, Priority};
+use glam::Mat4;
 use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -109,15 +113,29 @@ fn check_palettes(world: &World, animated: usize) -> Result<(), FrameGraphError>
     Ok(())
 }
 
-/// Environment state of one frame (sun and sky), computed by the `environment` job.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct EnvironmentFrame {
-    /// Unit vector towards the sun.
-    pub to_sun: Vec3,
-    /// Sun colour.
-    pub sun_color: Vec3,
-    /// Ambient level.
-    pub ambient: f32,
+/// Why a frame could not be computed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FrameError {
+    /// The graph was built from a world that fails [`FrameGraph::try_new`]'s checks.
+    #[error("cannot animate this world: {0}")]
+    InvalidWorld(#[from] FrameGraphError),
+    /// A frame job failed, panicked, timed out or was cancelled.
+    #[error("frame job {job} ended {status}")]
+    Job {
+        /// The job's name.
+        job: String,
+        /// How it ended.
+        status: String,
+    },
+    /// The palette destination given to [`FrameGraph::run_into`] has the wrong size.
+    #[error("palette destination holds {given} bytes, the frame writes {needed}")]
+    Destination {
+        /// Bytes given.
+        given: usize,
+        /// Bytes the frame writes.
+        needed: usize,
+    },
 }
 
 struct Shared {
@@ -130,7 +148,6 @@ struct Shared {
     /// Length of `target` in matrices (stored before `target`, read after it).
     target_len: AtomicUsize,
     environment: Mutex<EnvironmentFrame>,
-    audio: Mutex<Vec<f32>>,
 }
 
 /// A scene's frame graph.
@@ -142,9 +159,6 @@ pub struct FrameGraph {
     /// Set when [`FrameGraph::new`] was given a world that fails the checks: every run returns it.
     invalid: Option<FrameGraphError>,
 }
-
-/// Audio sample rate of the (placeholder) audio block.
-pub const AUDIO_RATE: u32 = 48_000;
 
 impl FrameGraph {
     /// Build the graph for `world`, `batch` avatars per animation job, after checking the
@@ -206,7 +220,6 @@ impl FrameGraph {
             target: AtomicPtr::new(std::ptr::null_mut()),
             target_len: AtomicUsize::new(0),
             environment: Mutex::default(),
-            audio: Mutex::default(),
         });
         let mut g = GraphBuilder::new();
         for k in 0..shared.batches.len() {
@@ -260,27 +273,11 @@ impl FrameGraph {
             });
         }
         let s = shared.clone();
+        let inputs = shared.world.environment_inputs();
         g.add("environment", Priority::Normal, move |_| {
-            let env = &s.world.desc.environment;
-            let d = Vec3::new(
-                env.sun_direction.0,
-                env.sun_direction.1,
-                env.sun_direction.2,
-            );
-            *s.environment.lock().unwrap_or_else(|e| e.into_inner()) = EnvironmentFrame {
-                to_sun: (-d).normalize_or(Vec3::Y),
-                sun_color: Vec3::new(env.sun_color.0, env.sun_color.1, env.sun_color.2),
-                ambient: env.ambient,
-            };
-            Ok(())
-        });
-        let s = shared.clone();
-        g.add("audio_block", Priority::High, move |_| {
-            // Placeholder until the audio subsystem exists: one frame of silence.
-            let samples = (AUDIO_RATE as f32 / s.world.desc.fps).round() as usize;
-            let mut buf = s.audio.lock().unwrap_or_else(|e| e.into_inner());
-            buf.clear();
-            buf.resize(samples, 0.0);
+            let t = *s.time.lock().unwrap_or_else(|e| e.into_inner());
+            *s.environment.lock().unwrap_or_else(|e| e.into_inner()) =
+                EnvironmentFrame::compute(&inputs, t);
             Ok(())
         });
         Self {
@@ -303,12 +300,8 @@ impl FrameGraph {
         self.graph.len()
     }
 
-    /// Run one frame at scene time `time` and return the palettes.
-    pub fn run(
-        &self,
-        exec: &Executor,
-        time: f32,
-    ) -> Result<(FrameAnimation, EnvironmentFrame), String> {
+    /// Run one frame at scene time `time` and return the palettes and the environment.
+    pub fn run(&self, exec: &Executor, time: f32) -> Result<SceneFrame, FrameError> {
         self.check()?;
         let len = self.palette_len();
         let mut palettes: Vec<Mat4> = Vec::with_capacity(len);
@@ -319,38 +312,41 @@ impl FrameGraph {
         // SAFETY: the Vec's buffer holds `len` matrices, is aligned, and nothing else uses it
         // until `run_raw` returns; on success every element has been written (the batches
         // cover `0..len` contiguously, as `build` makes them), so the length can be set.
-        let env = unsafe {
+        let environment = unsafe {
             let env = self.run_raw(exec, time, palettes.as_mut_ptr(), len)?;
             palettes.set_len(len);
             env
         };
-        Ok((FrameAnimation { time, palettes }, env))
+        Ok(SceneFrame {
+            time,
+            palettes,
+            environment,
+        })
     }
 
     /// Run one frame at scene time `time`, the animation jobs writing the palettes straight
     /// into `out` (`palette_len × 64` bytes, e.g. GPU staging memory from
-    /// `SceneRenderer::write_palettes_with`), saving a copy of every palette.
+    /// `SceneRenderer::prepare`), saving a copy of every palette. Returns the environment.
     pub fn run_into(
         &self,
         exec: &Executor,
         time: f32,
         mut out: wgpu::WriteOnly<'_, [u8]>,
-    ) -> Result<EnvironmentFrame, String> {
+    ) -> Result<EnvironmentFrame, FrameError> {
         self.check()?;
         let len = self.palette_len();
         if out.len() != len * size_of::<Mat4>() {
-            return Err(format!(
-                "palette destination holds {} bytes, the frame writes {}",
-                out.len(),
-                len * size_of::<Mat4>()
-            ));
+            return Err(FrameError::Destination {
+                given: out.len(),
+                needed: len * size_of::<Mat4>(),
+            });
         }
         let ptr = out.as_raw_element_ptr().as_ptr();
         if !(ptr as usize).is_multiple_of(align_of::<Mat4>()) {
             // Misaligned destination: animate into a Vec and copy.
-            let (anim, env) = self.run(exec, time)?;
-            out.copy_from_slice(bytemuck::cast_slice(&anim.palettes));
-            return Ok(env);
+            let frame = self.run(exec, time)?;
+            out.copy_from_slice(bytemuck::cast_slice(&frame.palettes));
+            return Ok(frame.environment);
         }
         #[expect(unsafe_code, reason = "the animation jobs write into `out` in place")]
         // SAFETY: `out` is an exclusive, writable region of exactly `len` matrices (checked
@@ -360,31 +356,10 @@ impl FrameGraph {
         }
     }
 
-    /// Run frame `time` and get its palettes to `scene` the cheapest way: nothing to do when the
-    /// scene animates on the GPU, otherwise the animation jobs write straight into GPU staging
-    /// memory ([`Self::run_into`]). Returns the palettes only when no staging memory could be
-    /// had; hand them to `SceneRenderer::submit_uploaded` with the frame.
-    pub fn run_for(
-        &self,
-        exec: &Executor,
-        time: f32,
-        ctx: &crate::gpu::GpuContext,
-        scene: &crate::render::SceneRenderer,
-    ) -> Result<Option<FrameAnimation>, String> {
-        if !scene.animates_on_gpu()
-            && let Some(written) =
-                scene.write_palettes_with(ctx, |out| self.run_into(exec, time, out))
-        {
-            return written.map(|_environment| None);
-        }
-        let (anim, _environment) = self.run(exec, time)?;
-        Ok((!scene.animates_on_gpu()).then_some(anim))
-    }
-
     /// The error of a graph built from a world that failed the checks.
-    fn check(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), FrameError> {
         match &self.invalid {
-            Some(e) => Err(format!("cannot animate this world: {e}")),
+            Some(e) => Err(FrameError::InvalidWorld(e.clone())),
             None => Ok(()),
         }
     }
@@ -402,7 +377,7 @@ impl FrameGraph {
         time: f32,
         target: *mut Mat4,
         len: usize,
-    ) -> Result<EnvironmentFrame, String> {
+    ) -> Result<EnvironmentFrame, FrameError> {
         let _frame = self.running.lock().unwrap_or_else(|e| e.into_inner());
         *self.shared.time.lock().unwrap_or_else(|e| e.into_inner()) = time;
         self.shared.target_len.store(len, Ordering::Relaxed);
@@ -412,7 +387,10 @@ impl FrameGraph {
             .target
             .store(std::ptr::null_mut(), Ordering::Release);
         if let Some(bad) = report.jobs.iter().find(|j| j.status != JobStatus::Ok) {
-            return Err(format!("frame job {} ended {:?}", bad.name, bad.status));
+            return Err(FrameError::Job {
+                job: bad.name.clone(),
+                status: format!("{:?}", bad.status),
+            });
         }
         let env = *self
             .shared
