@@ -51,6 +51,7 @@
 
 pub mod anim;
 pub mod assets;
+pub mod engine;
 pub mod env;
 pub mod gpu;
 pub mod jobs;
@@ -59,6 +60,7 @@ pub mod render;
 pub mod scene;
 
 pub use assets::{Asset, AssetLibrary, AssetRef};
+pub use engine::{Engine, EngineError, EngineOptions};
 pub use gpu::{AdapterSpec, Discovery, GpuContext};
 pub use offscreen::{OffscreenOptions, OffscreenReport, render_offscreen};
 pub use render::{FrameInput, Pipelines, SceneRenderer, TargetImage};
@@ -83,6 +85,30 @@ mod shader_tests {
             .validate(&module)
             .unwrap_or_else(|e| panic!("{}: {}", shader.file, e.emit_to_string(source)));
         }
+    }
+
+    /// The examples' own shaders (`examples/*.wgsl`) validate too.
+    #[test]
+    fn every_example_shader_validates_with_naga() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+        let mut checked = 0;
+        for entry in std::fs::read_dir(&dir).expect("examples/ exists") {
+            let path = entry.expect("readable entry").path();
+            if path.extension().and_then(|e| e.to_str()) != Some("wgsl") {
+                continue;
+            }
+            let source = std::fs::read_to_string(&path).expect("readable shader");
+            let module = naga::front::wgsl::parse_str(&source)
+                .unwrap_or_else(|e| panic!("{}: {}", path.display(), e.emit_to_string(&source)));
+            naga::valid::Validator::new(
+                naga::valid::ValidationFlags::all(),
+                naga::valid::Capabilities::default(),
+            )
+            .validate(&module)
+            .unwrap_or_else(|e| panic!("{}: {}", path.display(), e.emit_to_string(&source)));
+            checked += 1;
+        }
+        assert!(checked >= 1, "expected examples/compute.wgsl");
     }
 
     /// Every `.wgsl` file in `shaders/` (outside `shared/`) is in the table, so none escapes

@@ -303,13 +303,17 @@ fn gpu_animation_matches_the_cpu_palettes() {
     extra.speed = 1.3;
     extra.position = (0.0, 0.0, 2.0);
     scene.desc.avatars.push(extra);
-    scene
-        .groups
-        .push((std::sync::Arc::new(every_interpolation_asset()), Some(0)));
+    scene.groups.push(tutti::scene::ResolvedGroup {
+        asset: std::sync::Arc::new(every_interpolation_asset()),
+        clip: Some(0),
+    });
     let mut rest = scene.desc.avatars[3].clone();
     rest.position = (-2.0, 0.0, 2.0);
     scene.desc.avatars.push(rest);
-    scene.groups.push((scene.groups[1].0.clone(), None));
+    scene.groups.push(tutti::scene::ResolvedGroup {
+        asset: scene.groups[1].asset.clone(),
+        clip: None,
+    });
     let world = scene.world();
     assert!(world.animates_on_gpu());
     let mut cpu_world = world.clone();

@@ -74,6 +74,29 @@ impl GpuContext {
         Self::with_guard(index, label, adapter, device, queue, None)
     }
 
+    /// Wrap a host's device without taking over its error reporting: unlike [`Self::new`], no
+    /// uncaptured-error handler or device-lost callback is installed, so the host's own stay in
+    /// place. [`Self::check`] then reports only what [`Self::mark_lost`] records; a host whose
+    /// handler sees an error on this device should call it. `device`, `queue` and `adapter` are
+    /// cheap clones of the host's handles.
+    pub fn from_host(
+        label: String,
+        adapter: &wgpu::Adapter,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+    ) -> Self {
+        Self {
+            index: 0,
+            label,
+            adapter: adapter.clone(),
+            limits: device.limits(),
+            device: device.clone(),
+            queue: queue.clone(),
+            fatal: Arc::default(),
+            _exclusive: None,
+        }
+    }
+
     pub(crate) fn with_guard(
         index: usize,
         label: String,

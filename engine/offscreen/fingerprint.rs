@@ -52,7 +52,7 @@ fn scene_hash_cached(
     let desc = serde_json::to_string(&scene.desc).unwrap_or_else(|_| format!("{:?}", scene.desc));
     h.str(&desc);
     h.u64(scene.groups.len() as u64);
-    for (asset, clip) in &scene.groups {
+    for crate::scene::ResolvedGroup { asset, clip } in &scene.groups {
         let digest = *assets
             .entry(Arc::as_ptr(asset))
             .or_insert_with(|| asset_digest(asset));
@@ -193,9 +193,9 @@ mod tests {
         assert_ne!(base, scene_hash(&moved, Compression::Fast), "camera");
 
         let mut edited = scene.clone();
-        let mut asset = (*edited.groups[0].0).clone();
+        let mut asset = (*edited.groups[0].asset).clone();
         asset.mesh.vertices[0].position.x += 1e-3;
-        edited.groups[0].0 = Arc::new(asset);
+        edited.groups[0].asset = Arc::new(asset);
         assert_ne!(base, scene_hash(&edited, Compression::Fast), "asset bytes");
 
         let mut renamed_source = scene.clone();

@@ -93,8 +93,17 @@ pub struct LoadedScene {
     pub desc: SceneDesc,
     /// Where it came from (`<builtin default>` for the compiled-in scene).
     pub source: PathBuf,
-    /// Per avatar group: the asset and the clip index (`None`: rest pose).
-    pub groups: Vec<(Arc<Asset>, Option<usize>)>,
+    /// Per avatar group: its asset and clip.
+    pub groups: Vec<ResolvedGroup>,
+}
+
+/// An avatar group's asset and clip, resolved when the scene was loaded.
+#[derive(Debug, Clone)]
+pub struct ResolvedGroup {
+    /// The asset.
+    pub asset: Arc<Asset>,
+    /// Index of the clip in `asset.clips` (`None`: rest pose).
+    pub clip: Option<usize>,
 }
 
 impl LoadedScene {
@@ -135,59 +144,73 @@ pub fn parse_scene(
             column: e.span.start.col,
             message: e.code.to_string(),
         })?;
-    let mut checker = validate::Checker {
-        problems: Vec::new(),
-    };
-    if !valid_name(&desc.name) {
-        checker.bad(
-            "name",
-            format!(
-                "{:?} is not usable as a folder name; use letters, digits, '-', '_' or '.'",
-                desc.name
-            ),
-        );
-    }
-    validate::check_values(&desc, &mut checker);
-    let mut groups = Vec::new();
-    for (i, g) in desc.avatars.iter().enumerate() {
-        let f = |name: &str| format!("avatars[{i}].{name}");
-        let asset = match AssetRef::parse(&g.asset, base_dir).and_then(|r| library.load(&r)) {
-            Ok(a) => a,
-            Err(e) => {
-                checker.bad(f("asset"), e.to_string());
-                continue;
-            }
+    LoadedScene::from_desc(desc, source, base_dir, library)
+}
+
+impl LoadedScene {
+    /// Validate a scene built in code (or parsed) and resolve its assets: the same checks as a
+    /// scene file, every problem listed by field path. `source` names the scene in errors;
+    /// relative asset paths resolve in `base_dir`.
+    pub fn from_desc(
+        desc: SceneDesc,
+        source: &Path,
+        base_dir: Option<&Path>,
+        library: &AssetLibrary,
+    ) -> Result<LoadedScene, SceneError> {
+        let mut checker = validate::Checker {
+            problems: Vec::new(),
         };
-        let clip = match &g.clip {
-            None => (!asset.clips.is_empty()).then_some(0),
-            Some(name) => match asset.clip_index(name) {
-                Some(c) => Some(c),
-                None => {
-                    checker.bad(
-                        f("clip"),
-                        format!(
-                            "asset {:?} has no clip {name:?}; its clips are {}",
-                            g.asset,
-                            asset.clip_names()
-                        ),
-                    );
+        if !valid_name(&desc.name) {
+            checker.bad(
+                "name",
+                format!(
+                    "{:?} is not usable as a folder name; use letters, digits, '-', '_' or '.'",
+                    desc.name
+                ),
+            );
+        }
+        validate::check_values(&desc, &mut checker);
+        let mut groups = Vec::new();
+        for (i, g) in desc.avatars.iter().enumerate() {
+            let f = |name: &str| format!("avatars[{i}].{name}");
+            let asset = match AssetRef::parse(&g.asset, base_dir).and_then(|r| library.load(&r)) {
+                Ok(a) => a,
+                Err(e) => {
+                    checker.bad(f("asset"), e.to_string());
                     continue;
                 }
-            },
-        };
-        groups.push((asset, clip));
-    }
-    if checker.problems.is_empty() {
-        Ok(LoadedScene {
-            desc,
-            source: source.to_path_buf(),
-            groups,
-        })
-    } else {
-        Err(SceneError::Invalid {
-            path: source.to_path_buf(),
-            problems: checker.problems,
-        })
+            };
+            let clip = match &g.clip {
+                None => (!asset.clips.is_empty()).then_some(0),
+                Some(name) => match asset.clip_index(name) {
+                    Some(c) => Some(c),
+                    None => {
+                        checker.bad(
+                            f("clip"),
+                            format!(
+                                "asset {:?} has no clip {name:?}; its clips are {}",
+                                g.asset,
+                                asset.clip_names()
+                            ),
+                        );
+                        continue;
+                    }
+                },
+            };
+            groups.push(ResolvedGroup { asset, clip });
+        }
+        if checker.problems.is_empty() {
+            Ok(LoadedScene {
+                desc,
+                source: source.to_path_buf(),
+                groups,
+            })
+        } else {
+            Err(SceneError::Invalid {
+                path: source.to_path_buf(),
+                problems: checker.problems,
+            })
+        }
     }
 }
 

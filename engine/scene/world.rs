@@ -77,7 +77,8 @@ impl World {
         let desc = scene.desc.clone();
         let mut assets: Vec<Arc<Asset>> = Vec::new();
         let mut per_asset: Vec<Vec<Avatar>> = Vec::new();
-        for (group, (asset, clip)) in desc.avatars.iter().zip(&scene.groups) {
+        for (group, super::ResolvedGroup { asset, clip }) in desc.avatars.iter().zip(&scene.groups)
+        {
             let idx = match assets.iter().position(|a| Arc::ptr_eq(a, asset)) {
                 Some(i) => i,
                 None => {
