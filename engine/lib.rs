@@ -1,50 +1,131 @@
 //! # tutti
 //!
-//! A multi-adapter GPU compute and rendering engine for crowds of skinned, animated glTF avatars.
-//! Every adapter wgpu finds (Vulkan, Metal, DX12, GL) can render at once; the CPU side of every
-//! frame runs on rayon.
+//! A multi-adapter GPU compute and rendering engine for crowds of skinned, animated glTF
+//! avatars. Every adapter wgpu finds (Vulkan, Metal, DX12, GL) can render at once; the CPU side
+//! of every frame runs as jobs on rayon.
+//!
+//! ## The house: floors, from the bottom
+//!
+//! ```text
+//!  7  main.rs (the `tutti` CLI)                        reads the environment, parses flags
+//!  6  engine · offscreen · bench                       the ways in: Engine, batches, benchmarks
+//!  5  render                                           passes, pipelines, SceneRenderer, HostRenderer
+//!  4  scene                                            scene files, World, FrameGraph (jobs per frame)
+//!  3  anim · env                                       clip sampling, bounds · sun and sky, on plain inputs
+//!  2  assets                                           glTF import, meshes, LOD chains, procedural avatars
+//!  1  jobs · gpu                                       executor on rayon · adapters, devices, readback
+//! ```
+//!
+//! An import only points down (`tests/layers.rs` checks every `use`). The render passes
+//! (`animate`, `cull_lod`, `skin`, `avatar`, `ground`) import no other pass; what they share
+//! lives in [`render::common`].
 //!
 //! ## The path of one frame
 //!
 //! ```text
 //! scenes/*.ron ──scene::load_scene──▶ LoadedScene (validated; errors carry file:line:col or field)
-//!                                        │
-//! assets/*.gltf ─assets::import_gltf──▶ Asset: MeshAsset + LOD chain · Skeleton · Clips · bounds
-//!                                        │                              (AssetLibrary cache)
-//!                                        │
+//!                                        │          (or LoadedScene::from_desc for a scene built in code)
+//! assets/*.gltf ─assets::import_gltf──▶ Asset: mesh + LOD chain · skeleton · clips (AssetLibrary cache)
 //!                                        ▼
 //!                                      World (placed avatars, draw batches)
 //!                                        │  frame index → time = frame / fps (offscreen)
 //!                                        ▼
-//!        jobs::frame::FrameGraph on the jobs::Executor (rayon pool, priorities):
-//!        animation batches (clip sampling + joint palettes, written straight into GPU
-//!        staging memory) · environment · audio block
-//!                                        │
-//!                        gpu::Discovery picks devices (--adapters), one GpuContext each
+//!        scene::FrameGraph on the jobs::Executor: animation batches (palettes written straight
+//!        into GPU staging memory) · environment (env::EnvironmentFrame)
+//!                                        │  SceneRenderer::prepare → PreparedFrame
 //!                                        ▼
-//!                     render::SceneRenderer on that device (instances uploaded once per scene):
-//!                        ([compute] animate.wgsl: clips sampled on the GPU, `animation: Gpu`)
-//!                        → [compute] cull_lod.wgsl per target: frustum cull, LOD pick, indirect draws
-//!                        → [compute] skin.wgsl once, each avatar as far as its finest level
-//!                        → [raster] ground + avatar.wgsl per target (multi-draw indirect)
-//!                        → copy images and per-target LOD counts to staging
+//!        render::SceneRenderer::submit(FrameInput) / ::record into a host's encoder:
+//!          ([compute] animate: clips sampled on the GPU, `animation: Gpu`)
+//!          → [compute] cull_lod per target → [compute] skin once
+//!          → [raster] ground + avatars per target (multi-draw indirect) → copies to readback
 //!                                        ▼
-//!                      offscreen: readback ring → PNG encode (job pool) → temp file + rename → manifest
+//!        offscreen: readback ring → PNG encode jobs → temp file + rename → manifest
 //! ```
 //!
-//! ## Modules
+//! ## Four ways in
 //!
-//! | Module | Owns |
-//! |---|---|
-//! | [`assets`] | glTF import, mesh/skeleton/clip types, meshopt LOD chains, the procedural humanoid, GLB export |
-//! | [`anim`] | clip sampling, palettes, the CPU skinning twin |
-//! | [`scene`] | scene file format, loading and validation, [`scene::World`] |
-//! | [`gpu`] | adapter discovery/selection, [`gpu::GpuContext`], readback, timestamp timing |
-//! | [`render`] | one file per pass (`animate`, `cull_lod`, `skin`, `avatar`, `ground`), meshes, targets, [`render::SceneRenderer`], the crowd benchmark |
-//! | [`jobs`] | priority DAG executor on rayon: retries, timeouts, cancellation, pipelines, batching, profiles, metrics |
-//! | [`offscreen`] | batch rendering across devices: work pulling, frames in flight, manifest, resume, shards, reports |
+//! **Offscreen batches.** `tutti render --offscreen SCENE.ron` renders every frame of every
+//! scene across every adapter, resumable and shardable (see the README). In code, the
+//! [`Engine`] does the same:
 //!
-//! Shaders live in `shaders/` and are validated with naga by a plain unit test.
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use tutti::{Engine, EngineOptions, offscreen::OffscreenOptions};
+//! let engine = Engine::new(EngineOptions::default())?;
+//! let scene = engine.load_scene("scenes/crowd.ron".as_ref())?;
+//! let report = engine.run_batch(
+//!     &[scene],
+//!     &OffscreenOptions { out_dir: "out".into(), ..Default::default() },
+//! )?;
+//! println!("{} images", report.written.len());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Scenes can be built in code and are validated like files (problems listed by field):
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use tutti::scene::LoadedScene;
+//! let library = tutti::AssetLibrary::new();
+//! let mut desc = tutti::default_scene(&library)?.desc;
+//! desc.fps = 0.0;
+//! let err = LoadedScene::from_desc(desc, "in-code".as_ref(), None, &library).unwrap_err();
+//! assert!(err.to_string().contains("fps"), "{err}");
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! **Embedding in a game on its own device.** [`render::HostRenderer`] takes the host's
+//! adapter, device and queue, runs each frame's jobs, and records into the host's command
+//! encoder and colour views; tutti creates no device and owns only its depth buffers
+//! (`examples/embed_host_device.rs`):
+//!
+//! ```no_run
+//! # fn frame(adapter: &wgpu::Adapter, device: &wgpu::Device, queue: &wgpu::Queue,
+//! #          view: &wgpu::TextureView, format: wgpu::TextureFormat)
+//! #          -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! let scene = tutti::default_scene(&tutti::AssetLibrary::new())?;
+//! let world = Arc::new(scene.world());
+//! let tutti = tutti::render::HostRenderer::new(adapter, device, queue, format, world.clone())?;
+//! let exec = tutti::jobs::Executor::new(Default::default())?;
+//! // Every frame:
+//! let prepared = tutti.prepare(&exec, world.frame_time(12))?;
+//! let mut encoder = device.create_command_encoder(&Default::default());
+//! tutti.record(&prepared, &mut encoder, &[view, view])?; // one view per scene target
+//! queue.submit([encoder.finish()]);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! **The job system alone.** [`jobs`] is a priority DAG executor on rayon with retries,
+//! timeouts, cancellation, pipelines, batching, profiles and live metrics; it knows nothing of
+//! rendering (`examples/compute.rs` drives a GPU compute pass with it):
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use tutti::jobs::{Executor, GraphBuilder, Priority};
+//! let mut g = GraphBuilder::new();
+//! let a = g.add("load", Priority::High, |_| Ok(()));
+//! let b = g.add("use", Priority::Normal, |_| Ok(()));
+//! g.depends(b, a);
+//! let exec = Executor::with_workers(2)?;
+//! assert!(exec.run(&g.build()?).ok());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! **Benchmarks.** `tutti bench` runs every family (jobs, offscreen, lod, gpu) and prints one
+//! table of figures against baselines measured in the same run; `cargo bench` runs the
+//! criterion benches. Figures are recorded in `benches/README.md`.
+//!
+//! The desktop app (`tutti run`, feature `app`) and live audio output (feature
+//! `audio-device`) are not built yet; both features are on by default, and
+//! `default-features = false` gives the core library.
+//!
+//! Shaders live in `shaders/`, listed in [`render::common::PASS_SHADERS`], and are validated
+//! with naga by a plain unit test.
 
 #![warn(missing_docs)]
 #![deny(unsafe_code)]

@@ -79,8 +79,8 @@ fn main() -> Result<()> {
     // The host's colour textures, one per scene target, and its readback buffers.
     let targets: Vec<(String, u32, u32)> = tutti
         .targets()
-        .into_iter()
-        .map(|(name, w, h)| (name.to_string(), w, h))
+        .iter()
+        .map(|t| (t.name.clone(), t.width, t.height))
         .collect();
     let textures: Vec<wgpu::Texture> = targets
         .iter()

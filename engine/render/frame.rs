@@ -193,7 +193,7 @@ impl SceneRenderer {
             None => self
                 .targets
                 .iter()
-                .map(|t| t.color.as_ref().map(|(_, view)| view))
+                .map(|t| t.color.as_ref().map(|c| &c.view))
                 .collect::<Option<_>>()
                 .ok_or_else(|| RenderError::Views {
                     scene: self.world_name.clone(),

@@ -68,13 +68,9 @@ impl HostRenderer {
         &self.world
     }
 
-    /// Each target's name and size, in the order [`Self::record`] takes views.
-    pub fn targets(&self) -> Vec<(&str, u32, u32)> {
-        self.scene
-            .targets
-            .iter()
-            .map(|t| (t.name.as_str(), t.width, t.height))
-            .collect()
+    /// The scene's targets (name and size), in the order [`Self::record`] takes views.
+    pub fn targets(&self) -> &[super::RenderTarget] {
+        &self.scene.targets
     }
 
     /// Resize target `t` (e.g. to the window's new size).

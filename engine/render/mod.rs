@@ -47,7 +47,7 @@ pub use host::HostRenderer;
 pub use limits::{FitReport, LimitExceeded, Need};
 pub use mesh::GpuMesh;
 pub use scene_renderer::SceneRenderer;
-pub use target::{ReadbackSlot, RenderTarget, TargetImage};
+pub use target::{ReadbackSlot, RenderTarget, TargetColor, TargetImage};
 
 use crate::gpu::{GpuContext, GpuError, ReadbackError};
 use crate::scene::FrameError;

@@ -16,6 +16,14 @@ pub(super) fn staging_bytes(width: u32, height: u32) -> u64 {
     (u64::from(width) * 4).div_ceil(align) * align * u64::from(height)
 }
 
+/// A target's own colour texture ([`COLOR_FORMAT`]) and its view.
+pub struct TargetColor {
+    /// The texture (render attachment, copy source, sampled).
+    pub texture: wgpu::Texture,
+    /// Its default view.
+    pub view: wgpu::TextureView,
+}
+
 /// One output target on one device.
 pub struct RenderTarget {
     /// Target name.
@@ -25,7 +33,7 @@ pub struct RenderTarget {
     /// Height in pixels.
     pub height: u32,
     /// Colour texture and its view; `None` for a scene drawn into the host's views.
-    pub color: Option<(wgpu::Texture, wgpu::TextureView)>,
+    pub color: Option<TargetColor>,
     /// View of the depth texture (always tutti's own).
     pub depth_view: wgpu::TextureView,
     /// Avatars drawn per (batch, level) this frame, written by the cull + LOD pass.
@@ -85,10 +93,7 @@ fn textures(
     name: &str,
     (width, height): (u32, u32),
     own_color: bool,
-) -> (
-    Option<(wgpu::Texture, wgpu::TextureView)>,
-    wgpu::TextureView,
-) {
+) -> (Option<TargetColor>, wgpu::TextureView) {
     let size = wgpu::Extent3d {
         width,
         height,
@@ -114,8 +119,10 @@ fn textures(
                 | wgpu::TextureUsages::COPY_SRC
                 | wgpu::TextureUsages::TEXTURE_BINDING,
         );
-        let view = color.create_view(&Default::default());
-        (color, view)
+        TargetColor {
+            view: color.create_view(&Default::default()),
+            texture: color,
+        }
     });
     let depth = texture(
         format!("target::depth[{scene}/{name}]"),
@@ -174,8 +181,8 @@ impl ReadbackSlot {
     pub fn encode_copies(&self, encoder: &mut wgpu::CommandEncoder, targets: &[RenderTarget]) {
         let counts = self.layout.counts_bytes();
         for (i, (t, (_, _, _, buffer))) in targets.iter().zip(&self.buffers).enumerate() {
-            if let Some((color, _)) = &t.color {
-                encode_texture_copy(encoder, color, buffer);
+            if let Some(color) = &t.color {
+                encode_texture_copy(encoder, &color.texture, buffer);
             }
             encoder.copy_buffer_to_buffer(&t.counts, 0, &self.stats, i as u64 * counts, counts);
         }
