@@ -18,7 +18,7 @@
 
 use super::graph::JobGraph;
 use super::metrics::Metrics;
-use super::profile::{ExecutorConfig, Profile};
+use super::profile::{ExecutorConfig, ExecutorError, Profile};
 use super::timer::Timer;
 use super::{
     JobError, JobId, JobReport, JobStatus, MetricsSnapshot, Priority, RunReport, drop_payload,
@@ -194,7 +194,7 @@ impl std::fmt::Debug for Executor {
 
 impl Executor {
     /// An executor with the given configuration.
-    pub fn new(config: ExecutorConfig) -> Result<Self, String> {
+    pub fn new(config: ExecutorConfig) -> Result<Self, ExecutorError> {
         config.validate()?;
         let workers = config.worker_count();
         let pool = rayon::ThreadPoolBuilder::new()
@@ -210,7 +210,10 @@ impl Executor {
                 drop_payload(payload);
             })
             .build()
-            .map_err(|e| format!("cannot start {workers} job workers: {e}"))?;
+            .map_err(|e| ExecutorError::PoolStart {
+                workers,
+                reason: e.to_string(),
+            })?;
         let limiter = (config.profile == Profile::Adaptive).then(|| Limiter {
             limit: AtomicUsize::new((workers / 2).max(1)),
             last_ns: AtomicU64::new(0),
@@ -232,7 +235,7 @@ impl Executor {
     }
 
     /// An executor with `workers` workers (performance profile otherwise).
-    pub fn with_workers(workers: usize) -> Result<Self, String> {
+    pub fn with_workers(workers: usize) -> Result<Self, ExecutorError> {
         Self::new(ExecutorConfig {
             profile: Profile::Performance,
             workers: Some(workers),
