@@ -8,6 +8,7 @@ use tutti::AssetLibrary;
 use tutti::assets::procedural::{self, Detail};
 use tutti::gpu::{AdapterSpec, AdapterStatus, Discovery};
 use tutti::jobs::{Executor, ExecutorConfig, Profile};
+use tutti::offscreen::Faults;
 use tutti::offscreen::{Compression, OffscreenOptions, Shard, render_offscreen};
 use tutti::scene::{LoadedScene, default_scene, load_scene};
 
@@ -228,16 +229,51 @@ fn main() -> ExitCode {
     }
 }
 
+/// A `TUTTI_*` variable's value, `None` when unset (or not Unicode).
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// The executor configuration from `TUTTI_PROFILE` and `TUTTI_WORKERS`; a bad value is an error
+/// naming the variable.
+fn executor_config_from_env() -> Result<ExecutorConfig> {
+    let mut config = ExecutorConfig::default();
+    if let Some(p) = env_var("TUTTI_PROFILE") {
+        config.profile = p.parse().context("TUTTI_PROFILE")?;
+    }
+    if let Some(w) = env_var("TUTTI_WORKERS") {
+        config.workers = Some(tutti::jobs::parse_workers(&w).context("TUTTI_WORKERS")?);
+    }
+    Ok(config)
+}
+
+/// Faults to inject from `TUTTI_FAULT_DEVICE_LOST=<adapter index>@<frame count>` and
+/// `TUTTI_FAULT_ENCODE_PANIC=<frame>` (blank is unset); a bad value is an error naming the
+/// variable.
+fn faults_from_env() -> Result<Faults> {
+    let var = |name: &str| env_var(name).filter(|v| !v.trim().is_empty());
+    Ok(Faults {
+        device_lost: var("TUTTI_FAULT_DEVICE_LOST")
+            .map(|v| Faults::parse_device_lost(&v))
+            .transpose()
+            .context("TUTTI_FAULT_DEVICE_LOST")?,
+        encode_panic: var("TUTTI_FAULT_ENCODE_PANIC")
+            .map(|v| Faults::parse_encode_panic(&v))
+            .transpose()
+            .context("TUTTI_FAULT_ENCODE_PANIC")?,
+    })
+}
+
 /// The executor from the environment, overridden by --profile / --workers.
 fn executor(cli_profile: Option<Profile>, cli_workers: Option<usize>) -> Result<Executor> {
-    let mut config = ExecutorConfig::from_env().map_err(anyhow::Error::msg)?;
+    let mut config = executor_config_from_env()?;
     if let Some(p) = cli_profile {
         config.profile = p;
     }
     if let Some(w) = cli_workers {
         config.workers = Some(w); // checked by Executor::new
     }
-    Executor::new(config).map_err(anyhow::Error::msg)
+    Ok(Executor::new(config)?)
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
@@ -274,7 +310,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 shard,
                 progress: true,
                 executor: Some(executor(profile, workers)?),
-                faults: tutti::offscreen::Faults::from_env().map_err(anyhow::Error::msg)?,
+                faults: faults_from_env()?,
             };
             render(&scenes, &options, &adapters, report.as_deref())
         }
@@ -438,8 +474,7 @@ fn render(
         );
     }
     if let Some(path) = report_path {
-        let chart =
-            tutti::offscreen::report::write_report(&report, path).map_err(anyhow::Error::msg)?;
+        let chart = tutti::offscreen::report::write_report(&report, path)?;
         tracing::info!("report: {} and {}", path.display(), chart.display());
     }
     let (stage, busy) = tutti::offscreen::report::bottleneck(&report);

@@ -587,6 +587,7 @@ fn profiles_and_environment_configure_workers() {
         "turbo"
             .parse::<Profile>()
             .unwrap_err()
+            .to_string()
             .contains("conservative")
     );
     let c = ExecutorConfig {

@@ -45,9 +45,9 @@ impl AssetRef {
             return level
                 .parse::<Detail>()
                 .map(Self::Humanoid)
-                .map_err(|message| AssetError::Unknown {
+                .map_err(|e| AssetError::Unknown {
                     name: name.to_string(),
-                    known: message,
+                    known: e.to_string(),
                 });
         }
         let lower = name.to_ascii_lowercase();

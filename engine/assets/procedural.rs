@@ -51,13 +51,25 @@ impl Detail {
     }
 }
 
+/// A detail level name that is not `low`, `medium`, `high` or `ultra`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DetailError {
+    /// No level has this name.
+    #[error("detail levels: low, medium, high, ultra")]
+    Unknown {
+        /// What was given.
+        text: String,
+    },
+}
+
 impl FromStr for Detail {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = DetailError;
+    fn from_str(s: &str) -> Result<Self, DetailError> {
         Detail::ALL
             .into_iter()
             .find(|d| d.name() == s)
-            .ok_or_else(|| "detail levels: low, medium, high, ultra".to_string())
+            .ok_or_else(|| DetailError::Unknown { text: s.into() })
     }
 }
 

@@ -106,7 +106,7 @@ impl AdapterEntry {
             name: self.name.clone(),
             reason,
         };
-        check_requirements(&self.adapter).map_err(unusable)?;
+        check_requirements(&self.adapter).map_err(|e| unusable(e.to_string()))?;
         let adapter = self.adapter.clone();
         let exclusive = (adapter.get_info().backend == wgpu::Backend::Gl).then(|| {
             super::context::ExclusiveGuard::acquire(format!(
@@ -151,33 +151,50 @@ pub(crate) fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "unknown panic".into())
 }
 
+/// One thing an adapter lacks of what tutti's passes need.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum Lack {
+    #[error("compute shaders")]
+    ComputeShaders,
+    #[error("storage buffers in vertex shaders")]
+    VertexStorage,
+    #[error("8 storage buffers per stage (has {0})")]
+    StorageBuffers(u32),
+    #[error("64-wide compute workgroups")]
+    Workgroups,
+}
+
+/// Everything an adapter lacks (never empty).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("lacks {}", .0.iter().map(Lack::to_string).collect::<Vec<_>>().join(", "))]
+struct Unmet(Vec<Lack>);
+
 /// What tutti's passes need: compute shaders, storage buffers readable from vertex shaders.
-fn check_requirements(adapter: &wgpu::Adapter) -> Result<(), String> {
+fn check_requirements(adapter: &wgpu::Adapter) -> Result<(), Unmet> {
     let down = adapter.get_downlevel_capabilities();
     let limits = adapter.limits();
     let mut missing = Vec::new();
     if !down.flags.contains(wgpu::DownlevelFlags::COMPUTE_SHADERS) {
-        missing.push("compute shaders".to_string());
+        missing.push(Lack::ComputeShaders);
     }
     if !down.flags.contains(wgpu::DownlevelFlags::VERTEX_STORAGE) {
-        missing.push("storage buffers in vertex shaders".to_string());
+        missing.push(Lack::VertexStorage);
     }
     // The cull + LOD pass binds eight storage buffers in its compute stage (the animation
     // pass's ten are checked per scene: `render::limits`).
     if limits.max_storage_buffers_per_shader_stage < 8 {
-        missing.push(format!(
-            "8 storage buffers per stage (has {})",
-            limits.max_storage_buffers_per_shader_stage
+        missing.push(Lack::StorageBuffers(
+            limits.max_storage_buffers_per_shader_stage,
         ));
     }
     if limits.max_compute_workgroup_size_x < 64 || limits.max_compute_invocations_per_workgroup < 64
     {
-        missing.push("64-wide compute workgroups".into());
+        missing.push(Lack::Workgroups);
     }
     if missing.is_empty() {
         Ok(())
     } else {
-        Err(format!("lacks {}", missing.join(", ")))
+        Err(Unmet(missing))
     }
 }
 
@@ -202,10 +219,9 @@ fn backend_rank(b: wgpu::Backend) -> u8 {
 impl Discovery {
     /// Enumerate every adapter on every backend and probe each by opening a device.
     pub fn run() -> Self {
-        let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
-        if std::env::var_os("WGPU_BACKEND").is_none() {
-            desc.backends = wgpu::Backends::all();
-        }
+        // Every backend, unless wgpu's own `WGPU_BACKEND` (and its other `WGPU_*` settings, which
+        // wgpu reads itself in `*_from_env`) narrows them: the default backend set is all of them.
+        let desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
         let instance = wgpu::Instance::new(desc);
         let found = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
         let mut adapters: Vec<AdapterEntry> = found
@@ -394,8 +410,8 @@ impl Default for AdapterSpec {
 }
 
 impl std::str::FromStr for AdapterSpec {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = GpuError;
+    fn from_str(s: &str) -> Result<Self, GpuError> {
         let t = s.trim().to_ascii_lowercase();
         let kind = match t.as_str() {
             "" | "default" => SpecKind::Default,
@@ -407,9 +423,7 @@ impl std::str::FromStr for AdapterSpec {
             _ => {
                 let list: Result<Vec<usize>, _> =
                     t.split(',').map(|p| p.trim().parse::<usize>()).collect();
-                SpecKind::Indices(list.map_err(|_| {
-                    format!("{s:?} is not `default`, `all`, a backend (vulkan, metal, dx12, gl) or a comma list of adapter indices")
-                })?)
+                SpecKind::Indices(list.map_err(|_| GpuError::NotASpec { text: s.into() })?)
             }
         };
         Ok(Self {
@@ -426,21 +440,22 @@ mod tests {
     #[test]
     fn specs_parse() {
         assert_eq!(
-            "all".parse::<AdapterSpec>().map(|s| s.kind),
-            Ok(SpecKind::All)
+            "all".parse::<AdapterSpec>().ok().map(|s| s.kind),
+            Some(SpecKind::All)
         );
         assert_eq!(
-            "0, 2".parse::<AdapterSpec>().map(|s| s.kind),
-            Ok(SpecKind::Indices(vec![0, 2]))
+            "0, 2".parse::<AdapterSpec>().ok().map(|s| s.kind),
+            Some(SpecKind::Indices(vec![0, 2]))
         );
         assert_eq!(
-            "GL".parse::<AdapterSpec>().map(|s| s.kind),
-            Ok(SpecKind::Backend("gl".into()))
+            "GL".parse::<AdapterSpec>().ok().map(|s| s.kind),
+            Some(SpecKind::Backend("gl".into()))
         );
         assert!(
             "fast"
                 .parse::<AdapterSpec>()
                 .unwrap_err()
+                .to_string()
                 .contains("not `default`")
         );
     }

@@ -28,7 +28,15 @@ pub enum GpuError {
         /// One line per adapter with the reason it was skipped.
         details: String,
     },
-    /// `--adapters` could not be understood or matches nothing.
+    /// An `--adapters` value that is none of the accepted forms.
+    #[error(
+        "{text:?} is not `default`, `all`, a backend (vulkan, metal, dx12, gl) or a comma list of adapter indices"
+    )]
+    NotASpec {
+        /// What was given.
+        text: String,
+    },
+    /// `--adapters` matches nothing.
     #[error("--adapters {spec:?}: {message}")]
     BadSpec {
         /// What the user passed.

@@ -18,7 +18,7 @@
 
 use super::graph::JobGraph;
 use super::metrics::Metrics;
-use super::profile::{ExecutorConfig, Profile};
+use super::profile::{ExecutorConfig, ExecutorError, Profile};
 use super::timer::Timer;
 use super::{
     JobError, JobId, JobReport, JobStatus, MetricsSnapshot, Priority, RunReport, drop_payload,
@@ -43,7 +43,9 @@ pub struct CancelToken {
 impl CancelToken {
     /// True once the attempt should stop (timeout or run cancelled).
     pub fn is_cancelled(&self) -> bool {
-        self.cancelled.load(Relaxed)
+        // Acquire pairs with the Release in `time_out`: once a body saw the token fire, the
+        // executor's later `timed_out()` on this thread reads true (README, "Timeouts").
+        self.cancelled.load(Acquire)
     }
 
     /// True if the cancellation came from the job's timeout.
@@ -53,7 +55,8 @@ impl CancelToken {
 
     fn time_out(&self) {
         self.timed_out.store(true, Relaxed);
-        self.cancelled.store(true, Relaxed);
+        // Release: publishes `timed_out` to whoever sees `cancelled` (see `is_cancelled`).
+        self.cancelled.store(true, Release);
     }
 }
 
@@ -194,7 +197,7 @@ impl std::fmt::Debug for Executor {
 
 impl Executor {
     /// An executor with the given configuration.
-    pub fn new(config: ExecutorConfig) -> Result<Self, String> {
+    pub fn new(config: ExecutorConfig) -> Result<Self, ExecutorError> {
         config.validate()?;
         let workers = config.worker_count();
         let pool = rayon::ThreadPoolBuilder::new()
@@ -210,7 +213,10 @@ impl Executor {
                 drop_payload(payload);
             })
             .build()
-            .map_err(|e| format!("cannot start {workers} job workers: {e}"))?;
+            .map_err(|e| ExecutorError::PoolStart {
+                workers,
+                reason: e.to_string(),
+            })?;
         let limiter = (config.profile == Profile::Adaptive).then(|| Limiter {
             limit: AtomicUsize::new((workers / 2).max(1)),
             last_ns: AtomicU64::new(0),
@@ -232,7 +238,7 @@ impl Executor {
     }
 
     /// An executor with `workers` workers (performance profile otherwise).
-    pub fn with_workers(workers: usize) -> Result<Self, String> {
+    pub fn with_workers(workers: usize) -> Result<Self, ExecutorError> {
         Self::new(ExecutorConfig {
             profile: Profile::Performance,
             workers: Some(workers),
@@ -1048,5 +1054,31 @@ impl JobContext<'_> {
     /// Run another graph on the same executor and wait for it, running only its jobs meanwhile.
     pub fn run_graph(&self, graph: &JobGraph) -> RunReport {
         self.inner.submit_with(graph, self.inner.on_pool()).wait()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CancelToken;
+    use std::sync::Arc;
+
+    /// The message-passing litmus test behind the Acquire/Release pair of [`CancelToken`]: a
+    /// thread that sees a token fire must see it fired by a timeout. (On x86 it passes with
+    /// `Relaxed` too; on a weakly ordered CPU, `Relaxed` lets it fail.)
+    #[test]
+    fn a_token_seen_cancelled_is_seen_timed_out() {
+        const N: usize = 100_000;
+        let tokens: Arc<Vec<CancelToken>> = Arc::new((0..N).map(|_| Default::default()).collect());
+        let writer = {
+            let tokens = tokens.clone();
+            std::thread::spawn(move || tokens.iter().for_each(CancelToken::time_out))
+        };
+        for t in tokens.iter() {
+            while !t.is_cancelled() {
+                std::hint::spin_loop();
+            }
+            assert!(t.timed_out(), "saw the token cancelled but not timed out");
+        }
+        writer.join().expect("writer");
     }
 }

@@ -23,7 +23,7 @@ mod timer;
 pub use executor::{CancelToken, Executor, JobContext, RunHandle};
 pub use graph::{GraphBuilder, GraphError, JobFn, JobGraph, JobId};
 pub use metrics::MetricsSnapshot;
-pub use profile::{ExecutorConfig, MAX_WORKERS, Profile};
+pub use profile::{ExecutorConfig, ExecutorError, MAX_WORKERS, Profile, parse_workers};
 
 use std::time::Duration;
 

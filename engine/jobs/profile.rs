@@ -1,8 +1,8 @@
 //! Performance profiles: how many workers the executor's rayon pool gets.
 //!
-//! Chosen through the API ([`ExecutorConfig`]), `--profile` on the CLI, or the environment:
-//! `TUTTI_PROFILE=conservative|balanced|performance|maximum|adaptive` and `TUTTI_WORKERS=N`
-//! (N overrides the profile's worker count).
+//! Chosen through the API ([`ExecutorConfig`]). The library reads no environment: the `tutti`
+//! CLI takes `--profile`/`--workers` and the variables `TUTTI_PROFILE` and `TUTTI_WORKERS`, and
+//! parses their text with [`Profile::from_str`] and [`parse_workers`].
 
 use std::str::FromStr;
 
@@ -37,24 +37,66 @@ impl Profile {
     }
 }
 
+/// Why an executor could not be configured or started.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExecutorError {
+    /// A profile name that is not one of the five.
+    #[error(
+        "{text:?} is not a profile; use conservative, balanced, performance, maximum or adaptive"
+    )]
+    UnknownProfile {
+        /// What was given.
+        text: String,
+    },
+    /// A worker count that is not a number in `1..=MAX_WORKERS`.
+    #[error("{text:?} is not a number of workers in 1..={MAX_WORKERS}")]
+    NotAWorkerCount {
+        /// What was given.
+        text: String,
+    },
+    /// An explicit worker count outside `1..=MAX_WORKERS`.
+    #[error("{workers} job workers is outside 1..={MAX_WORKERS}")]
+    WorkersOutOfRange {
+        /// The count asked for.
+        workers: usize,
+    },
+    /// The thread pool could not be started (the OS refused a thread).
+    #[error("cannot start {workers} job workers: {reason}; ask for fewer workers")]
+    PoolStart {
+        /// Workers asked for.
+        workers: usize,
+        /// rayon's message.
+        reason: String,
+    },
+}
+
 impl FromStr for Profile {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = ExecutorError;
+    fn from_str(s: &str) -> Result<Self, ExecutorError> {
         match s.trim().to_ascii_lowercase().as_str() {
             "conservative" => Ok(Self::Conservative),
             "balanced" => Ok(Self::Balanced),
             "performance" => Ok(Self::Performance),
             "maximum" => Ok(Self::Maximum),
             "adaptive" => Ok(Self::Adaptive),
-            _ => Err(format!(
-                "{s:?} is not a profile; use conservative, balanced, performance, maximum or adaptive"
-            )),
+            _ => Err(ExecutorError::UnknownProfile { text: s.into() }),
         }
     }
 }
 
 /// Most workers an executor accepts (each is an OS thread with its own stack).
 pub const MAX_WORKERS: usize = 1024;
+
+/// Parse a worker count (`TUTTI_WORKERS`, say): a number in `1..=MAX_WORKERS`, surrounding
+/// blanks ignored.
+pub fn parse_workers(text: &str) -> Result<usize, ExecutorError> {
+    text.trim()
+        .parse()
+        .ok()
+        .filter(|n| (1..=MAX_WORKERS).contains(n))
+        .ok_or_else(|| ExecutorError::NotAWorkerCount { text: text.into() })
+}
 
 /// Executor configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -66,31 +108,11 @@ pub struct ExecutorConfig {
 }
 
 impl ExecutorConfig {
-    /// From `TUTTI_PROFILE` and `TUTTI_WORKERS`; invalid values are errors naming the variable.
-    pub fn from_env() -> Result<Self, String> {
-        let mut c = Self::default();
-        if let Ok(p) = std::env::var("TUTTI_PROFILE") {
-            c.profile = p.parse().map_err(|e| format!("TUTTI_PROFILE: {e}"))?;
-        }
-        if let Ok(w) = std::env::var("TUTTI_WORKERS") {
-            let n: usize = w
-                .trim()
-                .parse()
-                .ok()
-                .filter(|&n| (1..=MAX_WORKERS).contains(&n))
-                .ok_or_else(|| {
-                    format!("TUTTI_WORKERS: {w:?} is not a number of workers in 1..={MAX_WORKERS}")
-                })?;
-            c.workers = Some(n);
-        }
-        Ok(c)
-    }
-
     /// Check the configuration: an explicit worker count must lie in `1..=MAX_WORKERS`.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ExecutorError> {
         match self.workers {
-            Some(n) if !(1..=MAX_WORKERS).contains(&n) => {
-                Err(format!("{n} job workers is outside 1..={MAX_WORKERS}"))
+            Some(workers) if !(1..=MAX_WORKERS).contains(&workers) => {
+                Err(ExecutorError::WorkersOutOfRange { workers })
             }
             _ => Ok(()),
         }
@@ -104,5 +126,33 @@ impl ExecutorConfig {
         self.workers
             .unwrap_or_else(|| self.profile.workers(cores))
             .max(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn profiles_and_worker_counts_parse_with_messages_that_say_what_to_write() {
+        assert_eq!(" Adaptive ".parse::<Profile>(), Ok(Profile::Adaptive));
+        let e = "turbo".parse::<Profile>().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "\"turbo\" is not a profile; use conservative, balanced, performance, maximum or adaptive"
+        );
+        assert_eq!(parse_workers(" 3 "), Ok(3));
+        for bad in ["0", "zero", "1025", "-1", ""] {
+            let e = parse_workers(bad).unwrap_err();
+            assert!(e.to_string().contains("1..=1024"), "{e}");
+        }
+        let c = ExecutorConfig {
+            workers: Some(0),
+            ..Default::default()
+        };
+        assert_eq!(
+            c.validate().unwrap_err().to_string(),
+            "0 job workers is outside 1..=1024"
+        );
     }
 }

@@ -217,11 +217,12 @@ fn describe_holder(text: &str) -> String {
     }
 }
 
+/// The machine's name, for the lock file (information for the user only). The library reads no
+/// environment variables, so only systems that publish the name as a file (Linux) name it.
 fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .or_else(|| std::env::var("COMPUTERNAME").ok())
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "unknown".into())

@@ -77,6 +77,28 @@ pub enum ManifestError {
     /// Merging or verification found problems (every one is listed).
     #[error("manifest verification failed:\n  {}", .0.join("\n  "))]
     Verify(Vec<String>),
+    /// A listed file has another size than the manifest records.
+    #[error("{path}: {actual} bytes, manifest says {expected}; render it again with --resume")]
+    SizeMismatch {
+        /// The file.
+        path: PathBuf,
+        /// Its size.
+        actual: u64,
+        /// The size the manifest records.
+        expected: u64,
+    },
+    /// A listed file's SHA-256 differs from the manifest's.
+    #[error(
+        "{path}: checksum {actual} does not match the manifest's {expected}; render it again with --resume"
+    )]
+    ChecksumMismatch {
+        /// The file.
+        path: PathBuf,
+        /// Its checksum, hex.
+        actual: String,
+        /// The checksum the manifest records, hex.
+        expected: String,
+    },
 }
 
 /// SHA-256 of bytes as lower-case hex.
@@ -141,24 +163,26 @@ pub fn load_counted(path: &Path) -> Result<LoadedManifest, ManifestError> {
 }
 
 /// Check that an entry's file exists under `dir` with the recorded size and checksum.
-pub fn verify_entry(dir: &Path, e: &ManifestEntry) -> Result<(), String> {
+pub fn verify_entry(dir: &Path, e: &ManifestEntry) -> Result<(), ManifestError> {
     let path = dir.join(&e.path);
-    let bytes = std::fs::read(&path).map_err(|err| format!("{}: {err}", path.display()))?;
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(source) => return Err(ManifestError::Io { path, source }),
+    };
     if bytes.len() as u64 != e.bytes {
-        return Err(format!(
-            "{}: {} bytes, manifest says {}",
-            path.display(),
-            bytes.len(),
-            e.bytes
-        ));
+        return Err(ManifestError::SizeMismatch {
+            path,
+            actual: bytes.len() as u64,
+            expected: e.bytes,
+        });
     }
     let sum = sha256_hex(&bytes);
     if sum != e.sha256 {
-        return Err(format!(
-            "{}: checksum {sum} does not match the manifest's {}",
-            path.display(),
-            e.sha256
-        ));
+        return Err(ManifestError::ChecksumMismatch {
+            path,
+            actual: sum,
+            expected: e.sha256.clone(),
+        });
     }
     Ok(())
 }
@@ -368,7 +392,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeSummary, ManifestError
     problems.extend(
         entries
             .par_iter()
-            .filter_map(|(dir, e)| verify_entry(dir, e).err())
+            .filter_map(|(dir, e)| verify_entry(dir, e).err().map(|e| e.to_string()))
             .collect::<Vec<_>>(),
     );
     let mut seen: HashMap<(String, String, u32), &Path> = HashMap::new();

@@ -16,6 +16,7 @@ pub mod bench;
 pub mod fingerprint;
 pub mod lock;
 pub mod manifest;
+mod options;
 pub mod plan;
 mod progress;
 pub mod report;
@@ -24,6 +25,7 @@ mod writer;
 
 pub use lock::{LockError, OutputLock};
 pub use manifest::{ManifestEntry, ManifestError, MergeSummary, merge};
+pub use options::{Faults, OffscreenOptions, OptionError};
 pub use plan::{Plan, PlanError, PlanScene, Shard, WorkItem};
 pub use writer::{
     Compression, STALE_EMPTY_TEMPORARY, WriteError, encode_png, encode_png_with, frame_path,
@@ -37,70 +39,6 @@ use scheduler::{Event, Shared, WorkerConfig, device_worker};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-
-/// Options of an offscreen run.
-#[derive(Debug, Clone, Default)]
-pub struct OffscreenOptions {
-    /// Output root.
-    pub out_dir: PathBuf,
-    /// Frame range override `(start, end)`, end exclusive; `None` uses each scene's own range.
-    pub frames: Option<(u32, u32)>,
-    /// Frames in flight per device; `None` adapts (see [`scheduler`]).
-    pub frames_in_flight: Option<usize>,
-    /// PNG compression.
-    pub compression: Compression,
-    /// Keep outputs that match the manifest; render only what is missing or corrupt.
-    pub resume: bool,
-    /// Render only this shard of the work items.
-    pub shard: Option<Shard>,
-    /// Show a progress bar (terminal) or log lines.
-    pub progress: bool,
-    /// Job executor for the frame graphs and PNG encoding (default: the performance profile,
-    /// one worker per core).
-    pub executor: Option<crate::jobs::Executor>,
-    /// Faults to inject, for tests of the fault handling (the CLI reads them from
-    /// `TUTTI_FAULT_*`).
-    pub faults: Faults,
-}
-
-/// Faults an offscreen run injects on purpose, to test that it survives them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Faults {
-    /// `(adapter index, frames)`: that adapter's device is marked lost after it rendered this
-    /// many frames (`TUTTI_FAULT_DEVICE_LOST=<adapter index>@<frame count>`).
-    pub device_lost: Option<(usize, usize)>,
-    /// The PNG encode task of this frame panics (`TUTTI_FAULT_ENCODE_PANIC=<frame>`).
-    pub encode_panic: Option<u32>,
-}
-
-impl Faults {
-    /// Read `TUTTI_FAULT_DEVICE_LOST` and `TUTTI_FAULT_ENCODE_PANIC` (for the command line).
-    pub fn from_env() -> Result<Self, String> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let device_lost = match var("TUTTI_FAULT_DEVICE_LOST") {
-            None => None,
-            Some(v) => {
-                let parsed = v
-                    .split_once('@')
-                    .and_then(|(a, n)| Some((a.trim().parse().ok()?, n.trim().parse().ok()?)));
-                Some(parsed.ok_or_else(|| {
-                    format!("TUTTI_FAULT_DEVICE_LOST: {v:?} is not <adapter index>@<frame count>")
-                })?)
-            }
-        };
-        let encode_panic =
-            match var("TUTTI_FAULT_ENCODE_PANIC") {
-                None => None,
-                Some(v) => Some(v.trim().parse().map_err(|_| {
-                    format!("TUTTI_FAULT_ENCODE_PANIC: {v:?} is not a frame number")
-                })?),
-            };
-        Ok(Self {
-            device_lost,
-            encode_panic,
-        })
-    }
-}
 
 /// One thing that failed.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -235,7 +173,7 @@ pub enum OffscreenError {
     },
     /// The job executor could not be configured or started.
     #[error("job system: {0}")]
-    Jobs(String),
+    Jobs(crate::jobs::ExecutorError),
     /// Two scenes share a name (ignoring case) and would overwrite each other's files.
     #[error(
         "two scenes are named {0:?} (ignoring case); scene names must differ, even in case-insensitive file systems, because they name the output folders"
@@ -384,9 +322,9 @@ pub fn render_offscreen(
         Err(_) => {} // an older tutti's plan, replaced by this run's
     }
     plan.save(&plan_path)
-        .map_err(|message| OffscreenError::OutputDir {
+        .map_err(|e| OffscreenError::OutputDir {
             path: out_dir.clone(),
-            message,
+            message: e.to_string(),
         })?;
     let mut folders = vec![out_dir.clone()];
     for s in &plan.scenes {

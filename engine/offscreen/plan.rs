@@ -1,6 +1,8 @@
 //! The batch plan: which (scene, frame) work items a run covers, and how `--shard K/N` splits
 //! them deterministically across processes or machines.
 
+use super::options::OptionError;
+use super::writer::WriteError;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -14,13 +16,9 @@ pub struct Shard {
 }
 
 impl std::str::FromStr for Shard {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || {
-            format!(
-                "{s:?} is not a shard; write K/N with 0 <= K < N, e.g. 0/4 (Slurm: $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT)"
-            )
-        };
+    type Err = OptionError;
+    fn from_str(s: &str) -> Result<Self, OptionError> {
+        let bad = || OptionError::NotAShard { text: s.into() };
         let (k, n) = s.split_once('/').ok_or_else(bad)?;
         let index: u32 = k.trim().parse().map_err(|_| bad())?;
         let count: u32 = n.trim().parse().map_err(|_| bad())?;
@@ -104,6 +102,12 @@ pub enum PlanError {
         /// Files (frames × targets) the run would have.
         files: u64,
     },
+    /// The plan could not be written.
+    #[error("{0}")]
+    Write(WriteError),
+    /// The plan could not be turned into JSON (a bug: it is plain data).
+    #[error("cannot serialise the run plan: {0}")]
+    Serialize(serde_json::Error),
 }
 
 impl PlanError {
@@ -236,9 +240,9 @@ impl Plan {
     }
 
     /// Write `plan.json` atomically (identical bytes from every shard).
-    pub fn save(&self, path: &Path) -> Result<(), String> {
-        let text = serde_json::to_string_pretty(self).map_err(|e| e.to_string())?;
-        super::write_atomic(path, text.as_bytes()).map_err(|e| e.to_string())
+    pub fn save(&self, path: &Path) -> Result<(), PlanError> {
+        let text = serde_json::to_string_pretty(self).map_err(PlanError::Serialize)?;
+        super::write_atomic(path, text.as_bytes()).map_err(PlanError::Write)
     }
 }
 
@@ -272,7 +276,13 @@ mod tests {
         }
         union.sort_by_key(|w| (w.scene, w.frame));
         assert_eq!(union, all);
-        assert!("3/3".parse::<Shard>().is_err());
+        assert!(
+            "3/3"
+                .parse::<Shard>()
+                .unwrap_err()
+                .to_string()
+                .contains("write K/N with 0 <= K < N")
+        );
         assert_eq!("1/4".parse::<Shard>(), Ok(Shard { index: 1, count: 4 }));
     }
 

@@ -2,7 +2,7 @@
 //! per-stage time and utilisation, the bottleneck stage, and an SVG chart of throughput per
 //! adapter over time beside it (`FILE.svg`).
 
-use super::OffscreenReport;
+use super::{OffscreenReport, WriteError};
 use plotters::prelude::*;
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -98,14 +98,29 @@ pub fn report_json(r: &OffscreenReport) -> serde_json::Value {
     })
 }
 
+/// Why the report or its chart could not be written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReportError {
+    /// The report or the chart file could not be written.
+    #[error("{0}; choose another --report path")]
+    Write(WriteError),
+    /// The report could not be turned into JSON (a bug: it is plain data).
+    #[error("cannot serialise the report: {0}")]
+    Serialize(serde_json::Error),
+    /// The chart could not be drawn.
+    #[error("chart: {0}")]
+    Chart(String),
+}
+
 /// Write the JSON report and its SVG chart; returns the chart's path.
-pub fn write_report(r: &OffscreenReport, path: &Path) -> Result<PathBuf, String> {
-    let text = serde_json::to_string_pretty(&report_json(r)).map_err(|e| e.to_string())?;
-    super::write_atomic(path, text.as_bytes()).map_err(|e| e.to_string())?;
+pub fn write_report(r: &OffscreenReport, path: &Path) -> Result<PathBuf, ReportError> {
+    let text = serde_json::to_string_pretty(&report_json(r)).map_err(ReportError::Serialize)?;
+    super::write_atomic(path, text.as_bytes()).map_err(ReportError::Write)?;
     let chart = path.with_extension("svg");
     let mut svg = String::new();
-    draw_chart(r, &mut svg).map_err(|e| format!("chart: {e}"))?;
-    super::write_atomic(&chart, svg.as_bytes()).map_err(|e| e.to_string())?;
+    draw_chart(r, &mut svg).map_err(|e| ReportError::Chart(e.to_string()))?;
+    super::write_atomic(&chart, svg.as_bytes()).map_err(ReportError::Write)?;
     Ok(chart)
 }
 

@@ -57,15 +57,13 @@ pub enum Compression {
 }
 
 impl std::str::FromStr for Compression {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = super::OptionError;
+    fn from_str(s: &str) -> Result<Self, super::OptionError> {
         match s {
             "fast" => Ok(Self::Fast),
             "default" => Ok(Self::Default),
             "best" => Ok(Self::Best),
-            _ => Err(format!(
-                "{s:?} is not a PNG compression; use fast, default or best"
-            )),
+            _ => Err(super::OptionError::NotACompression { text: s.into() }),
         }
     }
 }
