@@ -31,8 +31,8 @@ pub enum EngineError {
     #[error(transparent)]
     Gpu(#[from] GpuError),
     /// The executor configuration was refused.
-    #[error("job executor: {0}")]
-    Executor(String),
+    #[error(transparent)]
+    Executor(#[from] crate::jobs::ExecutorError),
     /// A scene failed to load.
     #[error(transparent)]
     Scene(#[from] SceneError),
@@ -85,7 +85,7 @@ impl Engine {
         let selected = discovery.select(&options.adapters)?;
         let devices = discovery.open(&selected)?;
         let pipelines = devices.iter().map(|_| Mutex::default()).collect();
-        let executor = Executor::new(options.executor).map_err(EngineError::Executor)?;
+        let executor = Executor::new(options.executor)?;
         Ok(Self {
             discovery,
             devices,

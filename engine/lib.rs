@@ -7,8 +7,9 @@
 //! ## The house: floors, from the bottom
 //!
 //! ```text
-//!  7  main.rs (the `tutti` CLI)                        reads the environment, parses flags
-//!  6  engine · offscreen · bench                       the ways in: Engine, batches, benchmarks
+//!  8  main.rs (the `tutti` CLI)                        reads the environment, parses flags
+//!  7  engine · bench                                   facades: the Engine, `tutti bench`
+//!  6  offscreen · (app)                                batches across devices · the desktop app
 //!  5  render                                           passes, pipelines, SceneRenderer, HostRenderer
 //!  4  scene                                            scene files, World, FrameGraph (jobs per frame)
 //!  3  anim · env                                       clip sampling, bounds · sun and sky, on plain inputs

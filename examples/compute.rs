@@ -145,7 +145,7 @@ fn main() -> Result<()> {
             .context("no usable adapter; see the README for software adapters")?,
     );
     println!("GPU: {}", ctx.label);
-    let exec = Executor::new(Default::default()).map_err(anyhow::Error::msg)?;
+    let exec = Executor::new(Default::default())?;
     let state = Arc::new(Mutex::new(State {
         start: vec![Vec3::ZERO; POINTS],
         ..Default::default()

@@ -74,7 +74,7 @@ fn main() -> Result<()> {
     let scene = default_scene(&AssetLibrary::new())?;
     let world = Arc::new(scene.world());
     let tutti = HostRenderer::new(&adapter, &device, &queue, COLOR_FORMAT, world.clone())?;
-    let exec = Executor::new(Default::default()).map_err(anyhow::Error::msg)?;
+    let exec = Executor::new(Default::default())?;
 
     // The host's colour textures, one per scene target, and its readback buffers.
     let targets: Vec<(String, u32, u32)> = tutti

@@ -26,7 +26,7 @@ pub struct Avatar {
     pub phase: f32,
     /// First palette entry of this avatar in [`SceneFrame::palettes`]. Avatars' palettes
     /// follow avatar order without overlapping and end within [`World::palette_len`]
-    /// (`jobs::frame::FrameGraph::try_new` rejects a world where they do not).
+    /// (`scene::FrameGraph::try_new` rejects a world where they do not).
     pub palette_offset: u32,
 }
 
