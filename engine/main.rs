@@ -477,7 +477,11 @@ fn render(
         let chart = tutti::offscreen::report::write_report(&report, path)?;
         tracing::info!("report: {} and {}", path.display(), chart.display());
     }
-    let (stage, busy) = tutti::offscreen::report::bottleneck(&report);
+    let tutti::offscreen::report::StageUse {
+        stage,
+        utilisation: busy,
+        ..
+    } = tutti::offscreen::report::bottleneck(&report);
     if report.stale + report.corrupt + report.malformed_lines > 0 {
         println!(
             "resume: {} stale files (their scene changed) and {} missing or corrupt files rendered again; {} malformed manifest lines skipped",
@@ -514,7 +518,7 @@ fn render(
         );
     }
     for a in &report.adapters {
-        for (scene, why) in &a.declined {
+        for tutti::offscreen::Declined { scene, reason: why } in &a.declined {
             println!(
                 "{} declined scene {scene} (it stayed in service for the others): {why}",
                 a.adapter

@@ -475,7 +475,7 @@ fn a_scene_too_big_for_one_adapter_is_declined_there_and_rendered_on_another() {
     );
     assert_eq!(small.declined.len(), 1);
     assert!(
-        small.declined[0].1.contains("65536"),
+        small.declined[0].reason.contains("65536"),
         "{:?}",
         small.declined
     );

@@ -79,8 +79,8 @@ pub fn run(
     for (i, d) in devices.iter().enumerate() {
         let r = run(std::slice::from_ref(d), &format!("alone-{i}"))?;
         if i == 0 {
-            let (name, u) = bottleneck(&r);
-            first_bottleneck = (name.to_string(), u);
+            let b = bottleneck(&r);
+            first_bottleneck = (b.stage.to_string(), b.utilisation);
         }
         pipelined_fps.push((d.label.clone(), r.frames() as f64 / r.wall_s));
     }

@@ -91,6 +91,15 @@ impl std::fmt::Display for Failure {
     }
 }
 
+/// A scene an adapter declined because it does not fit the adapter's limits.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Declined {
+    /// Scene name.
+    pub scene: String,
+    /// The limit it exceeds, by how much, and what to do.
+    pub reason: String,
+}
+
 /// Per-adapter outcome.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct AdapterRun {
@@ -102,9 +111,9 @@ pub struct AdapterRun {
     pub busy_s: f64,
     /// Why the adapter was retired, if it was.
     pub retired: Option<String>,
-    /// Scenes the adapter declined because they do not fit it: (scene, why). It stayed in
-    /// service for the others.
-    pub declined: Vec<(String, String)>,
+    /// Scenes the adapter declined because they do not fit it. It stayed in service for the
+    /// others.
+    pub declined: Vec<Declined>,
     /// Completion time (seconds since start) of each frame, for the throughput chart.
     pub completions: Vec<f64>,
 }
@@ -542,9 +551,10 @@ pub fn render_offscreen(
                         "{} declined scene {}: {reason}",
                         devices[device].label, worlds[scene].desc.name
                     ));
-                    report.adapters[device]
-                        .declined
-                        .push((worlds[scene].desc.name.clone(), reason));
+                    report.adapters[device].declined.push(Declined {
+                        scene: worlds[scene].desc.name.clone(),
+                        reason,
+                    });
                 }
             }
         }

@@ -7,27 +7,53 @@ use plotters::prelude::*;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
+/// One pipeline stage's time over a run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StageUse {
+    /// Stage name: animate, render, readback, encode or write.
+    pub stage: &'static str,
+    /// Summed time in the stage, seconds.
+    pub total_s: f64,
+    /// Utilisation: the summed time over (wall time x lanes working on that stage), 0..1.
+    pub utilisation: f64,
+}
+
 /// Stage utilisation: summed stage time over (wall time x lanes working on that stage).
-pub fn stage_utilisation(r: &OffscreenReport) -> Vec<(&'static str, f64, f64)> {
+pub fn stage_utilisation(r: &OffscreenReport) -> Vec<StageUse> {
     let wall = r.wall_s.max(1e-9);
     let devices = r.adapters.len().max(1) as f64;
     let threads = r.encode_threads.max(1) as f64;
     let s = &r.stages;
+    let stage = |stage, total_s: f64, lanes: f64| StageUse {
+        stage,
+        total_s,
+        utilisation: total_s / (wall * lanes),
+    };
     vec![
-        ("animate", s.animate_s, s.animate_s / (wall * devices)),
-        ("render", s.render_s, s.render_s / (wall * devices)),
-        ("readback", s.readback_s, s.readback_s / (wall * devices)),
-        ("encode", s.encode_s, s.encode_s / (wall * threads)),
-        ("write", s.write_s, s.write_s / (wall * threads)),
+        stage("animate", s.animate_s, devices),
+        stage("render", s.render_s, devices),
+        stage("readback", s.readback_s, devices),
+        stage("encode", s.encode_s, threads),
+        stage("write", s.write_s, threads),
     ]
 }
 
-/// The stage with the highest utilisation.
-pub fn bottleneck(r: &OffscreenReport) -> (&'static str, f64) {
-    stage_utilisation(r)
-        .into_iter()
-        .map(|(name, _, u)| (name, u))
-        .fold(("none", 0.0), |best, x| if x.1 > best.1 { x } else { best })
+/// The stage with the highest utilisation (`none` with zero time when nothing ran).
+pub fn bottleneck(r: &OffscreenReport) -> StageUse {
+    stage_utilisation(r).into_iter().fold(
+        StageUse {
+            stage: "none",
+            total_s: 0.0,
+            utilisation: 0.0,
+        },
+        |best, x| {
+            if x.utilisation > best.utilisation {
+                x
+            } else {
+                best
+            }
+        },
+    )
 }
 
 /// Per (scene, target) LOD figures of the files written: frames, summed LOD histogram, and
@@ -66,7 +92,11 @@ pub fn target_lod_summary(r: &OffscreenReport) -> Vec<serde_json::Value> {
 /// The report as JSON.
 pub fn report_json(r: &OffscreenReport) -> serde_json::Value {
     let wall = r.wall_s.max(1e-9);
-    let (bottleneck, busy) = bottleneck(r);
+    let StageUse {
+        stage: bottleneck,
+        utilisation: busy,
+        ..
+    } = bottleneck(r);
     json!({
         "totals": {
             "items": r.items,
@@ -87,9 +117,9 @@ pub fn report_json(r: &OffscreenReport) -> serde_json::Value {
             "frames_per_s": a.frames as f64 / wall,
             "busy_fraction": a.busy_s / wall,
             "retired": a.retired,
-            "declined": a.declined.iter().map(|(scene, why)| json!({"scene": scene, "reason": why})).collect::<Vec<_>>(),
+            "declined": a.declined.iter().map(|d| json!({"scene": d.scene, "reason": d.reason})).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
-        "stages": stage_utilisation(r).into_iter().map(|(name, total, u)| json!({
+        "stages": stage_utilisation(r).into_iter().map(|StageUse { stage: name, total_s: total, utilisation: u }| json!({
             "stage": name, "total_s": total, "utilisation": u,
         })).collect::<Vec<_>>(),
         "bottleneck": { "stage": bottleneck, "utilisation": busy },
