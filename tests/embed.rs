@@ -1,0 +1,179 @@
+//! The embedding API: a `HostRenderer` drawing into the host's own textures on the host's
+//! device gives the pixels `SceneRenderer::render` gives, refuses views that do not match the
+//! targets, follows a resize; the `Engine` renders the same frame as the renderer.
+
+mod common;
+
+use common::*;
+use std::sync::Arc;
+use tutti::jobs::Executor;
+use tutti::render::{COLOR_FORMAT, HostRenderer, Pipelines, RenderError, SceneRenderer};
+use tutti::{AssetLibrary, GpuContext, default_scene};
+
+/// Render `frame` of `world` with `host` into fresh textures of each target's size; returns
+/// tightly packed RGBA8 per target.
+fn host_frame(ctx: &GpuContext, host: &HostRenderer, exec: &Executor, frame: u32) -> Vec<Vec<u8>> {
+    let device = &ctx.device;
+    let textures: Vec<(wgpu::Texture, u32, u32)> = host
+        .targets()
+        .iter()
+        .map(|t| {
+            let texture = device.create_texture(&wgpu::TextureDescriptor {
+                label: Some("test::host_color"),
+                size: wgpu::Extent3d {
+                    width: t.width,
+                    height: t.height,
+                    depth_or_array_layers: 1,
+                },
+                mip_level_count: 1,
+                sample_count: 1,
+                dimension: wgpu::TextureDimension::D2,
+                format: COLOR_FORMAT,
+                usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
+                view_formats: &[],
+            });
+            (texture, t.width, t.height)
+        })
+        .collect();
+    let views: Vec<wgpu::TextureView> = textures
+        .iter()
+        .map(|t| t.0.create_view(&Default::default()))
+        .collect();
+    let refs: Vec<&wgpu::TextureView> = views.iter().collect();
+    let prepared = host
+        .prepare(exec, host.world().frame_time(frame))
+        .expect("prepares");
+    let mut encoder = device.create_command_encoder(&Default::default());
+    host.record(&prepared, &mut encoder, &refs)
+        .expect("records");
+    ctx.queue.submit([encoder.finish()]);
+    textures
+        .iter()
+        .map(|(t, w, h)| read_texture(ctx, t, *w, *h))
+        .collect()
+}
+
+/// Copy a texture out (blocking) as tightly packed RGBA8.
+fn read_texture(ctx: &GpuContext, texture: &wgpu::Texture, width: u32, height: u32) -> Vec<u8> {
+    let row = (width * 4).div_ceil(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT)
+        * wgpu::COPY_BYTES_PER_ROW_ALIGNMENT;
+    let staging = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("test::staging"),
+        size: u64::from(row * height),
+        usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ,
+        mapped_at_creation: false,
+    });
+    let mut encoder = ctx.device.create_command_encoder(&Default::default());
+    tutti::gpu::encode_texture_copy(&mut encoder, texture, &staging);
+    ctx.queue.submit([encoder.finish()]);
+    let bytes = tutti::gpu::read_buffer(ctx, &staging).expect("reads back");
+    tutti::gpu::unpad_rows(&bytes, width, height)
+}
+
+#[test]
+fn a_host_device_frame_equals_the_renderers_frame_and_views_are_checked() {
+    let Some(ctx) = lavapipe() else {
+        return;
+    };
+    let world = Arc::new(
+        default_scene(&AssetLibrary::new())
+            .expect("default scene")
+            .world(),
+    );
+    let exec = Executor::with_workers(2).expect("executor");
+    let mut host = HostRenderer::new(
+        &ctx.adapter,
+        &ctx.device,
+        &ctx.queue,
+        COLOR_FORMAT,
+        world.clone(),
+    )
+    .expect("fits");
+    let pipelines = Pipelines::new(&ctx);
+    let own = SceneRenderer::new(&ctx, &pipelines, &world).expect("fits");
+    for frame in [0, 17] {
+        let expected = own
+            .render(&ctx, &pipelines, &world.animate(world.frame_time(frame)))
+            .expect("renders");
+        let got = host_frame(&ctx, &host, &exec, frame);
+        assert_eq!(got.len(), expected.len());
+        for (g, e) in got.iter().zip(&expected) {
+            assert!(covered_fraction(g) > 0.02, "{}: nothing drawn", e.name);
+            assert!(g == &e.rgba, "frame {frame} {}: host pixels differ", e.name);
+        }
+    }
+    // One view for two targets is refused, naming the counts.
+    let prepared = host.prepare(&exec, 0.0).expect("prepares");
+    let texture = ctx.device.create_texture(&wgpu::TextureDescriptor {
+        label: None,
+        size: wgpu::Extent3d {
+            width: 8,
+            height: 8,
+            depth_or_array_layers: 1,
+        },
+        mip_level_count: 1,
+        sample_count: 1,
+        dimension: wgpu::TextureDimension::D2,
+        format: COLOR_FORMAT,
+        usage: wgpu::TextureUsages::RENDER_ATTACHMENT,
+        view_formats: &[],
+    });
+    let view = texture.create_view(&Default::default());
+    let mut encoder = ctx.device.create_command_encoder(&Default::default());
+    let err = host
+        .record(&prepared, &mut encoder, &[&view])
+        .expect_err("one view for two targets");
+    assert!(
+        matches!(
+            err,
+            RenderError::Views {
+                targets: 2,
+                views: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    drop(encoder);
+    // A resize to zero is refused; a real one changes the target and the frame still renders.
+    assert!(matches!(
+        host.resize(0, (0, 10)),
+        Err(RenderError::TargetSize { .. })
+    ));
+    host.resize(0, (200, 120)).expect("resizes");
+    assert_eq!(
+        (host.targets()[0].width, host.targets()[0].height),
+        (200, 120)
+    );
+    let resized = host_frame(&ctx, &host, &exec, 3);
+    assert_eq!(resized[0].len(), 200 * 120 * 4);
+    assert!(covered_fraction(&resized[0]) > 0.02);
+    ctx.check().expect("no device error");
+}
+
+#[test]
+fn the_engine_renders_what_the_renderer_renders() {
+    if lavapipe().is_none() {
+        return;
+    }
+    let engine = tutti::Engine::new(tutti::EngineOptions {
+        adapters: "vulkan".parse().expect("a spec"),
+        ..Default::default()
+    })
+    .expect("engine");
+    let scene = engine.default_scene().expect("scene");
+    let images = engine.render_frame(&scene, 5).expect("renders");
+    let ctx = &engine.devices()[0];
+    let world = scene.world();
+    let pipelines = Pipelines::new(ctx);
+    let own = SceneRenderer::new(ctx, &pipelines, &world).expect("fits");
+    let expected = own
+        .render(ctx, &pipelines, &world.animate(world.frame_time(5)))
+        .expect("renders");
+    assert_eq!(images, expected);
+    let err = engine
+        .render_frame(&scene, 1_000_000)
+        .expect_err("out of range");
+    assert!(err.to_string().contains("outside"), "{err}");
+    assert!(engine.metrics().completed > 0, "the frame ran as jobs");
+}
