@@ -40,6 +40,7 @@ pub(crate) use shader_source;
 pub mod animate;
 pub mod avatar;
 pub mod bench;
+pub mod bench_gpu;
 pub mod cull_lod;
 pub mod gpu_data;
 pub mod ground;
@@ -223,6 +224,8 @@ pub struct SceneRenderer {
     /// Readback slot used by [`Self::render`].
     default_slot: ReadbackSlot,
     camera: crate::scene::Camera,
+    /// Per-target camera overrides ([`Self::set_target_camera`]); `None` uses `camera`.
+    target_cameras: Vec<Option<crate::scene::Camera>>,
     environment: crate::scene::Environment,
     lod: crate::scene::LodSettings,
 }
@@ -633,6 +636,7 @@ impl SceneRenderer {
             targets,
             default_slot,
             camera: world.desc.camera.clone(),
+            target_cameras: vec![None; world.desc.targets.len()],
             environment: world.desc.environment.clone(),
             lod: world.desc.lod.clone(),
         })
@@ -659,8 +663,16 @@ impl SceneRenderer {
     }
 
     /// Replace the camera for the following frames (each target keeps its aspect ratio).
+    /// Targets given their own camera with [`Self::set_target_camera`] keep it.
     pub fn set_camera(&mut self, camera: crate::scene::Camera) {
         self.camera = camera;
+    }
+
+    /// Give target `target` (scene order) its own camera for the following frames, in place
+    /// of the scene's (many views of one world in one submit). Panics when `target` is not
+    /// below `targets.len()`.
+    pub fn set_target_camera(&mut self, target: usize, camera: crate::scene::Camera) {
+        self.target_cameras[target] = Some(camera);
     }
 
     /// Replace the LOD settings for the following frames.
@@ -674,12 +686,13 @@ impl SceneRenderer {
         (&self.instances, &self.batch_lods, self.target_uniforms(t).1)
     }
 
-    /// Target `t`'s camera uniform and cull parameters for the current camera.
+    /// Target `t`'s camera uniform and cull parameters for its current camera.
     fn target_uniforms(&self, t: usize) -> (CameraUniform, CullParams) {
         let target = &self.targets[t];
-        let camera = camera_uniform(&self.camera, target.width as f32 / target.height as f32);
+        let eye = self.target_cameras[t].as_ref().unwrap_or(&self.camera);
+        let camera = camera_uniform(eye, target.width as f32 / target.height as f32);
         let params = cull_lod::cull_params(
-            &self.camera,
+            eye,
             Mat4::from_cols_array_2d(&camera.view_proj),
             target.height,
             &self.lod,
