@@ -40,9 +40,10 @@
 //! | [`anim`] | clip sampling, palettes, the CPU skinning twin |
 //! | [`scene`] | scene file format, loading and validation, [`scene::World`] |
 //! | [`gpu`] | adapter discovery/selection, [`gpu::GpuContext`], readback, timestamp timing |
-//! | [`render`] | one file per pass (`animate`, `cull_lod`, `skin`, `avatar`, `ground`), meshes, targets, [`render::SceneRenderer`], the crowd benchmark |
+//! | [`render`] | one file per pass (`animate`, `cull_lod`, `skin`, `avatar`, `ground`), meshes, targets, [`render::SceneRenderer`], the crowd and GPU throughput benchmarks |
 //! | [`jobs`] | priority DAG executor on rayon: retries, timeouts, cancellation, pipelines, batching, profiles, metrics |
 //! | [`offscreen`] | batch rendering across devices: work pulling, frames in flight, manifest, resume, shards, reports |
+//! | [`bench`](mod@bench) | `tutti bench`: runs every benchmark family (jobs, offscreen, lod, gpu) and prints one summary table of each figure against its baseline |
 //!
 //! Shaders live in `shaders/` and are validated with naga by a plain unit test.
 
@@ -51,6 +52,7 @@
 
 pub mod anim;
 pub mod assets;
+pub mod bench;
 pub mod gpu;
 pub mod jobs;
 pub mod offscreen;
