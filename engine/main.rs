@@ -184,7 +184,8 @@ enum BenchCommand {
         /// Print one JSON object.
         #[arg(long)]
         json: bool,
-        /// 16 views per submit and 3 samples (about half a minute on two cores without a GPU).
+        /// 16 views per submit and 3 samples (under a minute on two cores without a GPU).
+        /// Without it, 64 views per submit and 10 samples.
         #[arg(long)]
         quick: bool,
         /// Views per submit (default 64; 16 with --quick).

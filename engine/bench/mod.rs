@@ -31,13 +31,13 @@ pub enum BenchError {
     #[error(transparent)]
     Gpu(#[from] GpuError),
     /// The built-in default scene failed to load (the offscreen family renders it).
-    #[error("default scene: {0}")]
+    #[error("the default scene did not load")]
     Scene(#[from] SceneError),
     /// The offscreen family failed.
-    #[error("bench offscreen: {0}")]
+    #[error("bench offscreen")]
     Offscreen(#[from] OffscreenBenchError),
     /// The lod or gpu family failed.
-    #[error("bench {family}: {source}")]
+    #[error("bench {family}")]
     Render {
         /// `lod` or `gpu`.
         family: Family,
@@ -138,12 +138,13 @@ pub struct BenchRow {
 }
 
 impl BenchRow {
-    /// A row; the ratio is `value / baseline_value`.
-    pub fn new(
+    /// A figure of `family` measured at `value` `unit`; compare it with its baseline with
+    /// [`Self::against`].
+    pub fn figure(
         family: Family,
         figure: impl Into<String>,
-        (value, unit): (f64, &str),
-        (baseline, baseline_value): (impl Into<String>, f64),
+        value: f64,
+        unit: &str,
         better: Better,
     ) -> Self {
         Self {
@@ -151,11 +152,20 @@ impl BenchRow {
             figure: figure.into(),
             value,
             unit: unit.to_string(),
-            baseline: baseline.into(),
-            baseline_value,
-            ratio: value / baseline_value,
+            baseline: String::new(),
+            baseline_value: f64::NAN,
+            ratio: f64::NAN,
             better,
         }
+    }
+
+    /// The row with its baseline, measured at `value` (in the figure's unit) in the same run;
+    /// sets the ratio `value / baseline value`.
+    pub fn against(mut self, baseline: impl Into<String>, value: f64) -> Self {
+        self.baseline = baseline.into();
+        self.baseline_value = value;
+        self.ratio = self.value / value;
+        self
     }
 }
 
@@ -353,13 +363,8 @@ mod tests {
     use super::*;
 
     fn row(family: Family, figure: &str, value: f64, base: f64) -> BenchRow {
-        BenchRow::new(
-            family,
-            figure,
-            (value, "views/s"),
-            ("one per submit", base),
-            Better::Higher,
-        )
+        BenchRow::figure(family, figure, value, "views/s", Better::Higher)
+            .against("one per submit", base)
     }
 
     #[test]

@@ -21,7 +21,7 @@ use crate::assets::AssetLibrary;
 use crate::gpu::{GpuContext, GpuError, GpuTimer};
 use crate::jobs::Executor;
 use crate::jobs::frame::FrameGraph;
-use crate::scene::{Animation, SceneError, Skinning, World, parse_scene};
+use crate::scene::{Animation, MAX_TARGETS, SceneError, Skinning, TargetDesc, World, parse_scene};
 use glam::Mat4;
 use serde::Serialize;
 use std::sync::Arc;
@@ -37,7 +37,7 @@ pub const FRAME_BUDGET_MS: f64 = 16.7;
 #[non_exhaustive]
 pub enum BenchError {
     /// The benchmark crowd's scene text did not load (a bug in [`crowd_scene`]).
-    #[error("benchmark crowd: {0}")]
+    #[error("the benchmark crowd's scene did not load")]
     Scene(#[from] Box<SceneError>),
     /// The scene does not fit the device, or rendering failed.
     #[error(transparent)]
@@ -257,6 +257,11 @@ pub fn crowd_world(
 }
 
 /// [`crowd_world`] with its assets from `library` (built once when several worlds share it).
+///
+/// Scene files may have at most [`MAX_TARGETS`] targets (output images per frame); the views
+/// benchmark wants more views of one world, so targets past that are added to the [`World`]
+/// directly, named `t<i>` as the others. [`SceneRenderer::new`] checks every target against the
+/// device's limits.
 pub fn crowd_world_in(
     library: &AssetLibrary,
     avatars: u32,
@@ -264,10 +269,19 @@ pub fn crowd_world_in(
     force: Option<u32>,
     modes: (Skinning, Animation),
 ) -> Result<World, Box<SceneError>> {
-    let text = crowd_scene(avatars, targets, force, modes);
-    parse_scene(&text, std::path::Path::new("<bench crowd>"), None, library)
+    let in_scene = &targets[..targets.len().min(MAX_TARGETS)];
+    let text = crowd_scene(avatars, in_scene, force, modes);
+    let mut world = parse_scene(&text, std::path::Path::new("<bench crowd>"), None, library)
         .map(|s| s.world())
-        .map_err(Box::new)
+        .map_err(Box::new)?;
+    for (i, &(width, height)) in targets.iter().enumerate().skip(in_scene.len()) {
+        world.desc.targets.push(TargetDesc {
+            name: format!("t{i}"),
+            width,
+            height,
+        });
+    }
+    Ok(world)
 }
 
 /// The median of `v` (0 when empty).
@@ -602,5 +616,16 @@ mod tests {
             assert_eq!(w.desc.skinning, Skinning::Vertex);
             assert!(w.animates_on_gpu());
         }
+    }
+
+    #[test]
+    fn worlds_may_have_more_targets_than_a_scene_file() {
+        let targets = vec![(64, 64); MAX_TARGETS + 5];
+        let w = crowd_world(8, &targets, None, (Skinning::Auto, Animation::Cpu)).expect("parses");
+        assert_eq!(w.desc.targets.len(), MAX_TARGETS + 5);
+        let mut names: Vec<&str> = w.desc.targets.iter().map(|t| t.name.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), MAX_TARGETS + 5, "target names are unique");
     }
 }

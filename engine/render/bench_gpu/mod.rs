@@ -70,7 +70,8 @@ pub struct GpuBenchConfig {
 
 impl GpuBenchConfig {
     /// The full run (64 views per submit, 10 samples), or `--quick` (16 views per submit,
-    /// 3 samples; about half a minute on two cores without a GPU).
+    /// 3 samples; under a minute on two cores without a GPU, where the full run takes many
+    /// times longer).
     pub fn new(quick: bool) -> Self {
         if quick {
             Self {
