@@ -133,6 +133,7 @@
 
 pub mod anim;
 pub mod assets;
+pub mod bench;
 pub mod engine;
 pub mod env;
 pub mod gpu;

@@ -1,11 +1,12 @@
 //! The `tutti` command line: a thin layer over the library.
 
 use anyhow::{Context, Result, bail};
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tutti::AssetLibrary;
 use tutti::assets::procedural::{self, Detail};
+use tutti::bench::{BenchOptions, Family, Scale};
 use tutti::gpu::{AdapterSpec, AdapterStatus, Discovery};
 use tutti::jobs::{Executor, ExecutorConfig, Profile};
 use tutti::offscreen::Faults;
@@ -86,10 +87,14 @@ enum Command {
         #[command(subcommand)]
         command: ManifestCommand,
     },
-    /// Benchmarks.
+    /// Benchmarks. With no family, runs every family (jobs, offscreen, lod, gpu) and ends with
+    /// one summary table: each figure, its baseline from the same run, and their ratio.
+    #[command(args_conflicts_with_subcommands = true)]
     Bench {
         #[command(subcommand)]
-        command: BenchCommand,
+        command: Option<BenchCommand>,
+        #[command(flatten)]
+        all: BenchAll,
     },
 }
 
@@ -105,6 +110,28 @@ enum ManifestCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+}
+
+/// `tutti bench` with no family.
+#[derive(Args)]
+struct BenchAll {
+    /// Print JSON instead: {"rows": [one object per figure], "families": {each family's own
+    /// JSON}}.
+    #[arg(long)]
+    json: bool,
+    /// Smaller sizes for every family (all of them in under three minutes on two cores without
+    /// a GPU).
+    #[arg(long)]
+    quick: bool,
+    /// Tiny sizes and one sample: checks that every figure runs (tests); the figures mean little.
+    #[arg(long, conflicts_with = "quick")]
+    smoke: bool,
+    /// Families to run, a comma list of jobs, offscreen, lod and gpu (default: all four).
+    #[arg(long, value_delimiter = ',')]
+    families: Vec<Family>,
+    /// Adapters: the offscreen family uses every one selected, lod and gpu the first.
+    #[arg(long, default_value = "default")]
+    adapters: AdapterSpec,
 }
 
 #[derive(Subcommand)]
@@ -147,6 +174,24 @@ enum BenchCommand {
         /// Where the crowd is skinned: auto, compute or vertex (as the scene option).
         #[arg(long, default_value = "auto", value_parser = parse_skinning)]
         skinning: tutti::scene::Skinning,
+        /// Adapter to measure (the first one selected).
+        #[arg(long, default_value = "default")]
+        adapters: AdapterSpec,
+    },
+    /// GPU throughput: views per second at 64x64, 128x128 and 256x256 for 256 skinned avatars
+    /// (many views per submit, each with its own camera, vs one per submit; with and without
+    /// readback), compute dispatches, skinned vertices (vs the CPU twin) and multi-resolution.
+    Gpu {
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+        /// 16 views per submit and 3 samples (under a minute on two cores without a GPU).
+        /// Without it, 64 views per submit and 10 samples.
+        #[arg(long)]
+        quick: bool,
+        /// Views per submit (default 64; 16 with --quick).
+        #[arg(long)]
+        views: Option<u32>,
         /// Adapter to measure (the first one selected).
         #[arg(long, default_value = "default")]
         adapters: AdapterSpec,
@@ -349,37 +394,87 @@ fn run(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Bench {
-            command:
-                BenchCommand::Offscreen {
-                    json,
-                    quick,
-                    adapters,
-                },
-        } => bench_offscreen(json, quick, &adapters),
-        Command::Bench {
-            command:
-                BenchCommand::Lod {
-                    json,
-                    quick,
-                    avatars,
-                    skinning,
-                    adapters,
-                },
-        } => bench_lod(
+        Command::Bench { command, all } => bench(command, all, (profile, workers)),
+    }
+}
+
+/// `tutti bench`: the families asked for, at the scale asked for; every report prints itself.
+fn bench(
+    command: Option<BenchCommand>,
+    all: BenchAll,
+    (profile, workers): (Option<Profile>, Option<usize>),
+) -> Result<ExitCode> {
+    let scale = |quick: bool| if quick { Scale::Quick } else { Scale::Full };
+    let mut options = BenchOptions {
+        jobs_threads: executor(profile, workers.or(Some(2)))?.workers(),
+        ..Default::default()
+    };
+    // The families to run, whether to print one family's own JSON, and --json.
+    let (families, own_json, json) = match command {
+        None => {
+            options.scale = if all.smoke {
+                Scale::Smoke
+            } else {
+                scale(all.quick)
+            };
+            options.adapters = all.adapters;
+            let families = if all.families.is_empty() {
+                Family::ALL.to_vec()
+            } else {
+                all.families
+            };
+            (families, false, all.json)
+        }
+        Some(BenchCommand::Jobs { json, quick }) => {
+            options.scale = scale(quick);
+            (vec![Family::Jobs], true, json)
+        }
+        Some(BenchCommand::Offscreen {
             json,
             quick,
-            (avatars, skinning),
-            &adapters,
-            &executor(profile, workers)?,
-        ),
-        Command::Bench {
-            command: BenchCommand::Jobs { json, quick },
-        } => {
-            let threads = executor(profile, workers.or(Some(2)))?.workers();
-            bench_jobs(json, quick, threads)
+            adapters,
+        }) => {
+            options.scale = scale(quick);
+            options.adapters = adapters;
+            (vec![Family::Offscreen], true, json)
         }
+        Some(BenchCommand::Lod {
+            json,
+            quick,
+            avatars,
+            skinning,
+            adapters,
+        }) => {
+            options.scale = scale(quick);
+            options.adapters = adapters;
+            options.lod_avatars = avatars;
+            options.lod_skinning = skinning;
+            (vec![Family::Lod], true, json)
+        }
+        Some(BenchCommand::Gpu {
+            json,
+            quick,
+            views,
+            adapters,
+        }) => {
+            options.scale = scale(quick);
+            options.adapters = adapters;
+            options.gpu_views = views;
+            (vec![Family::Gpu], true, json)
+        }
+    };
+    let exec = executor(profile, workers)?;
+    let run = tutti::bench::run_families(&families, &options, &exec, &mut |what| {
+        tracing::info!("measuring {what}")
+    })?;
+    match (json, own_json, run.results.as_slice()) {
+        (true, true, [one]) => {
+            println!("{}", serde_json::to_string_pretty(&one.to_json())?)
+        }
+        (true, ..) => println!("{}", serde_json::to_string_pretty(&run.to_json())?),
+        (false, ..) => println!("{run}"),
     }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn adapters(json: bool) -> Result<ExitCode> {
@@ -535,21 +630,6 @@ fn render(
     Ok(ExitCode::FAILURE)
 }
 
-fn bench_offscreen(json: bool, quick: bool, spec: &AdapterSpec) -> Result<ExitCode> {
-    let library = AssetLibrary::new();
-    let scene = default_scene(&library)?;
-    let devices = open_devices(spec)?;
-    let frames = if quick { 48 } else { 240 };
-    let r = tutti::offscreen::bench::run(&devices, &scene, frames, Compression::Fast)
-        .map_err(anyhow::Error::msg)?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&r.to_json())?);
-    } else {
-        println!("{r}");
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
 fn parse_skinning(s: &str) -> Result<tutti::scene::Skinning, String> {
     use tutti::scene::Skinning;
     match s.trim().to_ascii_lowercase().as_str() {
@@ -560,74 +640,4 @@ fn parse_skinning(s: &str) -> Result<tutti::scene::Skinning, String> {
             "{s:?} is not a skinning mode; use auto, compute or vertex"
         )),
     }
-}
-
-fn bench_lod(
-    json: bool,
-    quick: bool,
-    (avatars, skinning): (Option<u32>, tutti::scene::Skinning),
-    spec: &AdapterSpec,
-    exec: &Executor,
-) -> Result<ExitCode> {
-    use tutti::render::bench::LodBenchConfig;
-    let discovery = Discovery::run();
-    let ctx = &discovery.open_first(spec)?;
-    let mut cfg = LodBenchConfig::new(quick);
-    if let Some(n) = avatars {
-        cfg.avatars = n.max(1);
-    }
-    cfg.skinning = skinning;
-    let r = tutti::render::bench::run(ctx, exec, &cfg, |what| {
-        tracing::info!("measuring {what} on {}", ctx.label)
-    })
-    .map_err(anyhow::Error::msg)?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&r.to_json())?);
-    } else {
-        println!("{r}");
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn bench_jobs(json: bool, quick: bool, threads: usize) -> Result<ExitCode> {
-    if !json {
-        println!(
-            "job system vs plain rayon, {threads} threads (ns per task; ratio = tutti / rayon, prebuilt graph)"
-        );
-        println!(
-            "{:<24} {:>8} {:>9} {:>12} {:>12} {:>7} {:>12}",
-            "workload", "body_ns", "tasks", "tutti", "rayon", "ratio", "build"
-        );
-    }
-    let rows = tutti::jobs::bench::run_suite(threads, quick, |r| {
-        if !json {
-            let mut extra = String::new();
-            if let Some(s) = r.speedup_vs_1_thread {
-                extra = format!("  speedup vs 1 thread {s:.2}x");
-            }
-            if let (Some(p50), Some(p99), Some(h)) =
-                (r.frame_p50_us, r.frame_p99_us, r.high_priority_p99_us)
-            {
-                extra = format!(
-                    "  frame p50 {p50:.0} us p99 {p99:.0} us (rayon p50 {:.0} us); high-priority start p99 {h:.1} us (rayon spawn {:.1} us)",
-                    r.rayon_frame_p50_us.unwrap_or(0.0),
-                    r.rayon_high_priority_p99_us.unwrap_or(0.0)
-                );
-            }
-            println!(
-                "{:<24} {:>8} {:>9} {:>12.1} {:>12.1} {:>7.2} {:>12.1}{extra}",
-                r.workload,
-                r.body_ns,
-                r.tasks,
-                r.tutti_ns_per_task,
-                r.rayon_ns_per_task,
-                r.ratio,
-                r.build_ns_per_task
-            );
-        }
-    });
-    if json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
-    }
-    Ok(ExitCode::SUCCESS)
 }

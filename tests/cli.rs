@@ -226,6 +226,18 @@ fn bad_cli_values_are_explained() {
         "{}",
         stderr(&o)
     );
+    let o = tutti(&["bench", "--families", "jobs,render"], tmp.path());
+    assert!(
+        !o.status.success() && stderr(&o).contains("use jobs, offscreen, lod or gpu"),
+        "{}",
+        stderr(&o)
+    );
+    let o = tutti(&["bench", "--quick", "--smoke"], tmp.path());
+    assert!(
+        !o.status.success() && stderr(&o).contains("cannot be used with"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -415,5 +427,66 @@ fn job_profiles_are_chosen_by_flag_or_environment_and_bad_values_explained() {
         .output()
         .expect("tutti runs");
         assert!(o.status.success(), "{profile}: {}", stderr(&o));
+    }
+}
+
+/// `tutti bench --smoke --json`: every family runs (at tiny sizes, in seconds) and reports rows
+/// with finite, positive values, baselines and ratios; the gpu family covers every figure.
+#[test]
+fn bench_with_no_family_reports_rows_from_every_family() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let o = tutti(&["bench", "--smoke", "--json"], tmp.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json on stdout");
+    let rows = json["rows"].as_array().expect("rows");
+    let family_rows = |family: &str| -> Vec<&serde_json::Value> {
+        rows.iter().filter(|r| r["family"] == family).collect()
+    };
+    for family in ["jobs", "offscreen", "lod", "gpu"] {
+        assert!(
+            !family_rows(family).is_empty(),
+            "no {family} rows in {json}"
+        );
+        assert!(
+            json["families"][family].is_object() || json["families"][family].is_array(),
+            "no {family} detail in {json}"
+        );
+    }
+    for r in rows {
+        let num = |key: &str| r[key].as_f64().unwrap_or(f64::NAN);
+        let (value, baseline, ratio) = (num("value"), num("baseline_value"), num("ratio"));
+        for x in [value, baseline, ratio] {
+            assert!(
+                x.is_finite() && x > 0.0,
+                "{x} is not finite and positive in {r}"
+            );
+        }
+        assert!((ratio - value / baseline).abs() <= 1e-9 * ratio, "{r}");
+        for key in ["figure", "unit", "baseline"] {
+            assert!(
+                r[key].as_str().is_some_and(|s| !s.is_empty()),
+                "{key} in {r}"
+            );
+        }
+        assert!(r["better"] == "higher" || r["better"] == "lower", "{r}");
+    }
+    let gpu: Vec<String> = family_rows("gpu")
+        .iter()
+        .map(|r| format!("{} [{}]", r["figure"].as_str().unwrap_or(""), r["unit"]))
+        .collect();
+    for size in ["64x64", "128x128", "256x256"] {
+        for mode in ["no readback", "with readback"] {
+            assert!(
+                gpu.iter()
+                    .any(|f| f.starts_with(size) && f.contains(mode) && f.contains("views/s")),
+                "no {size} {mode} views row in {gpu:?}"
+            );
+        }
+    }
+    for unit in ["dispatches/s", "M vertices/s", "ms"] {
+        assert!(
+            gpu.iter().any(|f| f.contains(&format!("[\"{unit}\"]"))),
+            "no {unit} row in {gpu:?}"
+        );
     }
 }

@@ -358,3 +358,46 @@ fn gpu_animation_matches_the_cpu_palettes() {
         }
     }
 }
+
+#[test]
+fn a_target_camera_overrides_the_scene_camera_for_that_target_only() {
+    let Some(ctx) = lavapipe() else { return };
+    let world = default_world();
+    let anim = world.animate(world.frame_time(7));
+    let renderer = Pipelines::new(&ctx);
+    let plain = SceneRenderer::new(&ctx, &renderer, &world)
+        .expect("scene fits")
+        .render(&ctx, &renderer, &anim)
+        .expect("frame renders");
+    let mut scene = SceneRenderer::new(&ctx, &renderer, &world).expect("scene fits");
+    // Target 1 looks straight up: nothing but sky.
+    let up = tutti::scene::Camera {
+        eye: (0.0, 1.6, 6.0),
+        target: (0.0, 50.0, 6.01),
+        ..Default::default()
+    };
+    scene.set_target_camera(1, Some(up));
+    // Moving the scene camera afterwards leaves target 1 on its own camera.
+    let mut moved = world.desc.camera.clone();
+    moved.eye.0 += 0.5;
+    scene.set_camera(moved.clone());
+    let images = scene.render(&ctx, &renderer, &anim).expect("frame renders");
+    assert!(
+        covered_fraction(&images[1].rgba) == 0.0,
+        "target 1 should see only sky, {:.3} covered",
+        covered_fraction(&images[1].rgba)
+    );
+    assert!(
+        covered_fraction(&images[0].rgba) > 0.03,
+        "target 0 is blank"
+    );
+    assert_ne!(images[0].rgba, plain[0].rgba, "target 0 follows set_camera");
+    // Target 0 with the moved scene camera is what a scene with that camera draws.
+    let mut expected = world.clone();
+    expected.desc.camera = moved;
+    let want = SceneRenderer::new(&ctx, &renderer, &expected)
+        .expect("scene fits")
+        .render(&ctx, &renderer, &anim)
+        .expect("frame renders");
+    assert_eq!(images[0].rgba, want[0].rgba);
+}

@@ -9,9 +9,9 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// One result row.
+/// One result row: a workload at one body size, on tutti and on the rayon baseline.
 #[derive(Debug, Clone, Serialize, Default)]
-pub struct BenchRow {
+pub struct JobsRow {
     /// Workload name (`wavefront_256`, `chain_10000`, `tree_65536`, `engine_frame`).
     pub workload: String,
     /// Approximate body duration, ns.
@@ -200,7 +200,7 @@ fn dag_row(
     threads: usize,
     reps: usize,
     is_tree: bool,
-) -> BenchRow {
+) -> JobsRow {
     let exec = Executor::with_workers(threads).expect("executor");
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -230,7 +230,7 @@ fn dag_row(
     }
     let tutti = median(tutti) * 1e9 / n;
     let rayon = median(base) * 1e9 / n;
-    BenchRow {
+    JobsRow {
         workload: name.to_string(),
         body_ns,
         threads,
@@ -251,7 +251,7 @@ const AVATARS_PER_JOB: usize = 2;
 /// The engine-frame workload: 1000 avatars of 5-20 µs animation work in batches, 64 voice
 /// jobs then a mix, an environment parallel-for of 32 chunks, and one critical job injected
 /// mid-frame from another thread. Returns the row (frames x jobs as tasks).
-fn engine_frame_row(threads: usize, frames: usize, body_scale: f64) -> BenchRow {
+fn engine_frame_row(threads: usize, frames: usize, body_scale: f64) -> JobsRow {
     let exec = Executor::with_workers(threads).expect("executor");
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -370,7 +370,7 @@ fn engine_frame_row(threads: usize, frames: usize, body_scale: f64) -> BenchRow 
     }
     let p50 = percentile(&mut frame_us, 0.5);
     let rp50 = percentile(&mut rayon_frame_us, 0.5);
-    BenchRow {
+    JobsRow {
         workload: "engine_frame".into(),
         body_ns: (12_500.0 * body_scale) as u64,
         threads,
@@ -390,33 +390,103 @@ fn engine_frame_row(threads: usize, frames: usize, body_scale: f64) -> BenchRow 
     }
 }
 
-/// Run the whole suite. `quick` uses the small sizes only (well under two minutes on 2 cores).
-pub fn run_suite(
-    threads: usize,
-    quick: bool,
-    mut progress: impl FnMut(&BenchRow),
-) -> Vec<BenchRow> {
+/// How much of the suite to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SuiteSize {
+    /// Tiny sizes and one repetition: checks that every workload runs (tests), measures little.
+    Smoke,
+    /// The small sizes (well under a minute on two cores).
+    Quick,
+    /// Every size.
+    #[default]
+    Full,
+}
+
+/// Results of `tutti bench jobs`: one row per workload and body size.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobsBench {
+    /// Worker threads of tutti and of the rayon baseline.
+    pub threads: usize,
+    /// The rows, in the order they ran.
+    pub rows: Vec<JobsRow>,
+}
+
+impl JobsBench {
+    /// The rows as a JSON array, one object per workload and body size
+    /// (`tutti bench jobs --json`).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(&self.rows).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Display for JobsRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:<24} {:>8} {:>9} {:>12.1} {:>12.1} {:>7.2} {:>12.1}",
+            self.workload,
+            self.body_ns,
+            self.tasks,
+            self.tutti_ns_per_task,
+            self.rayon_ns_per_task,
+            self.ratio,
+            self.build_ns_per_task
+        )?;
+        if let Some(s) = self.speedup_vs_1_thread {
+            write!(f, "  speedup vs 1 thread {s:.2}x")?;
+        }
+        if let (Some(p50), Some(p99), Some(h)) = (
+            self.frame_p50_us,
+            self.frame_p99_us,
+            self.high_priority_p99_us,
+        ) {
+            write!(
+                f,
+                "  frame p50 {p50:.0} us p99 {p99:.0} us (rayon p50 {:.0} us); high-priority start p99 {h:.1} us (rayon spawn {:.1} us)",
+                self.rayon_frame_p50_us.unwrap_or(0.0),
+                self.rayon_high_priority_p99_us.unwrap_or(0.0)
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Display for JobsBench {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "job system vs plain rayon, {} threads (ns per task; ratio = tutti / rayon, prebuilt graph)",
+            self.threads
+        )?;
+        write!(
+            f,
+            "{:<24} {:>8} {:>9} {:>12} {:>12} {:>7} {:>12}",
+            "workload", "body_ns", "tasks", "tutti", "rayon", "ratio", "build"
+        )?;
+        for r in &self.rows {
+            write!(f, "\n{r}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Run the suite at `size` on `threads` workers; `progress` sees each row as it is measured.
+pub fn run_suite(threads: usize, size: SuiteSize, mut progress: impl FnMut(&JobsRow)) -> JobsBench {
     let bodies: [u64; 3] = [0, 1_000, 10_000];
-    let reps = if quick { 3 } else { 5 };
+    let reps = match size {
+        SuiteSize::Smoke => 1,
+        SuiteSize::Quick => 3,
+        SuiteSize::Full => 5,
+    };
     let mut rows = Vec::new();
-    let mut push = |r: BenchRow, rows: &mut Vec<BenchRow>| {
+    let mut push = |r: JobsRow, rows: &mut Vec<JobsRow>| {
         progress(&r);
         rows.push(r);
     };
-    let wave_sizes: &[usize] = if quick {
-        &[100, 256]
-    } else {
-        &[100, 256, 1024]
-    };
-    let chain_sizes: &[usize] = if quick {
-        &[10_000]
-    } else {
-        &[10_000, 1_000_000]
-    };
-    let tree_sizes: &[usize] = if quick {
-        &[1 << 16]
-    } else {
-        &[1 << 16, 1 << 20]
+    let (wave_sizes, chain_sizes, tree_sizes): (&[usize], &[usize], &[usize]) = match size {
+        SuiteSize::Smoke => (&[16], &[500], &[1 << 10]),
+        SuiteSize::Quick => (&[100, 256], &[10_000], &[1 << 16]),
+        SuiteSize::Full => (&[100, 256, 1024], &[10_000, 1_000_000], &[1 << 16, 1 << 20]),
     };
     for &body in &bodies {
         for &b in wave_sizes {
@@ -450,29 +520,21 @@ pub fn run_suite(
         }
     }
     // Scaling: wavefront 256 with ~1.5 µs bodies at 1 thread vs `threads`.
-    let one = dag_row(
-        "wavefront_256_scaling",
-        &Wavefront(256),
-        1_500,
-        1,
-        reps,
-        false,
-    );
-    let mut many = dag_row(
-        "wavefront_256_scaling",
-        &Wavefront(256),
-        1_500,
-        threads,
-        reps,
-        false,
-    );
+    let side = if size == SuiteSize::Smoke { 32 } else { 256 };
+    let name = format!("wavefront_{side}_scaling");
+    let one = dag_row(&name, &Wavefront(side), 1_500, 1, reps, false);
+    let mut many = dag_row(&name, &Wavefront(side), 1_500, threads, reps, false);
     many.speedup_vs_1_thread = Some(one.tutti_ns_per_task / many.tutti_ns_per_task);
     push(many, &mut rows);
-    let frames = if quick { 200 } else { 1000 };
+    let frames = match size {
+        SuiteSize::Smoke => 5,
+        SuiteSize::Quick => 200,
+        SuiteSize::Full => 1000,
+    };
     for scale in [0.0, 0.1, 1.0] {
         push(engine_frame_row(threads, frames, scale), &mut rows);
     }
-    rows
+    JobsBench { threads, rows }
 }
 
 /// A small fixed workload for the criterion bench: (tutti prebuilt run, rayon baseline).

@@ -15,14 +15,13 @@
 //! readback) until the device has finished it is reported beside it, and used where there are
 //! no timestamps. Medians over the timed frames after one warm-up frame.
 
-use super::{Pipelines, SceneRenderer};
+use super::{FrameInput, Pipelines, RenderError, SceneRenderer};
 use crate::anim::PoseScratch;
 use crate::assets::AssetLibrary;
-use crate::gpu::{GpuContext, GpuTimer};
+use crate::gpu::{GpuContext, GpuError, GpuTimer};
 use crate::jobs::Executor;
-use crate::render::FrameInput;
 use crate::scene::FrameGraph;
-use crate::scene::{Animation, Skinning, World, parse_scene};
+use crate::scene::{Animation, MAX_TARGETS, SceneError, Skinning, TargetDesc, World, parse_scene};
 use glam::Mat4;
 use serde::Serialize;
 use std::sync::Arc;
@@ -32,6 +31,32 @@ use std::time::Instant;
 pub const MULTIRES_TARGETS: [(u32, u32); 4] = [(1920, 1080), (960, 540), (480, 270), (240, 135)];
 /// GPU time budget of one frame at 60 Hz.
 pub const FRAME_BUDGET_MS: f64 = 16.7;
+
+/// Errors of the GPU benchmarks (`tutti bench lod`, `tutti bench gpu`).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BenchError {
+    /// The benchmark crowd's scene text did not load (a bug in [`crowd_scene`]).
+    #[error("the benchmark crowd's scene did not load")]
+    Scene(#[from] Box<SceneError>),
+    /// The scene does not fit the device, or rendering failed.
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    /// The device failed while waiting or reading timestamps.
+    #[error(transparent)]
+    Gpu(#[from] GpuError),
+    /// A benchmark's own check of what the GPU computed failed (the figures would be
+    /// meaningless): run the render tests on this adapter.
+    #[error("{what} on {adapter}: {message}")]
+    Check {
+        /// Which figure.
+        what: &'static str,
+        /// Adapter label.
+        adapter: String,
+        /// What disagreed.
+        message: String,
+    },
+}
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -68,6 +93,17 @@ impl LodBenchConfig {
                 cpu_frames: 10,
                 skinning: Skinning::Auto,
             }
+        }
+    }
+
+    /// Tiny sizes (16 avatars, one frame per figure): checks that every figure runs, for tests.
+    pub fn smoke() -> Self {
+        Self {
+            avatars: 16,
+            frames: 1,
+            cpu_counts: vec![64],
+            cpu_frames: 1,
+            skinning: Skinning::Auto,
         }
     }
 }
@@ -135,6 +171,18 @@ pub struct LodBench {
     pub cpu: Vec<CpuFigure>,
 }
 
+/// Distance between neighbours in the benchmark crowd's grids, m.
+const CROWD_SPACING: f32 = 1.6;
+
+/// Half the width of one of the benchmark crowd's four square blocks plus a margin, m. The
+/// blocks are centred at x = ±half and z = 0 or -2·half, so the crowd covers about
+/// x ∈ [-2·half, 2·half] and z ∈ [-3·half, half] (see [`crowd_scene`]).
+pub fn crowd_half_extent(avatars: u32) -> f32 {
+    let per_block = avatars.div_ceil(4).max(1);
+    let columns = (f64::from(per_block).sqrt().ceil() as u32).max(1);
+    columns as f32 * CROWD_SPACING * 0.5 + 0.5
+}
+
 /// The benchmark crowd as scene text: `avatars` medium-detail humanoids in four blocks (two
 /// walking, two idle) on a ground, seen from behind the front edge as in `scenes/crowd.ron`.
 pub fn crowd_scene(
@@ -145,8 +193,8 @@ pub fn crowd_scene(
 ) -> String {
     let per_block = avatars.div_ceil(4).max(1);
     let columns = (f64::from(per_block).sqrt().ceil() as u32).max(1);
-    let spacing = 1.6f32;
-    let half = columns as f32 * spacing * 0.5 + 0.5;
+    let spacing = CROWD_SPACING;
+    let half = crowd_half_extent(avatars);
     let mut left = avatars;
     let mut groups = String::new();
     for (i, (x, z, clip, tint)) in [
@@ -201,63 +249,91 @@ pub fn crowd_world(
     targets: &[(u32, u32)],
     force: Option<u32>,
     modes: (Skinning, Animation),
-) -> Result<World, String> {
-    let text = crowd_scene(avatars, targets, force, modes);
-    parse_scene(
-        &text,
-        std::path::Path::new("<bench crowd>"),
-        None,
-        &AssetLibrary::new(),
-    )
-    .map(|s| s.world())
-    .map_err(|e| e.to_string())
+) -> Result<World, Box<SceneError>> {
+    crowd_world_in(&AssetLibrary::new(), avatars, targets, force, modes)
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+/// [`crowd_world`] with its assets from `library` (built once when several worlds share it).
+///
+/// Scene files may have at most [`MAX_TARGETS`] targets (output images per frame); the views
+/// benchmark wants more views of one world, so targets past that are added to the [`World`]
+/// directly, named `t<i>` as the others. [`SceneRenderer::new`] checks every target against the
+/// device's limits.
+pub fn crowd_world_in(
+    library: &AssetLibrary,
+    avatars: u32,
+    targets: &[(u32, u32)],
+    force: Option<u32>,
+    modes: (Skinning, Animation),
+) -> Result<World, Box<SceneError>> {
+    let in_scene = &targets[..targets.len().min(MAX_TARGETS)];
+    let text = crowd_scene(avatars, in_scene, force, modes);
+    let mut world = parse_scene(&text, std::path::Path::new("<bench crowd>"), None, library)
+        .map(|s| s.world())
+        .map_err(Box::new)?;
+    for (i, &(width, height)) in targets.iter().enumerate().skip(in_scene.len()) {
+        world.desc.targets.push(TargetDesc {
+            name: format!("t{i}"),
+            width,
+            height,
+        });
+    }
+    Ok(world)
+}
+
+/// The median of `v` (0 when empty).
+pub(super) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v.get(v.len() / 2).copied().unwrap_or(0.0)
 }
 
-fn ms(t: Instant) -> f64 {
+pub(super) fn ms(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1e3
+}
+
+/// A [`GpuFigure`] and how the scene was skinned.
+#[derive(Debug, Clone)]
+pub(super) struct GpuRun {
+    /// The figure.
+    pub figure: GpuFigure,
+    /// Whether the scene skinned in the vertex stage.
+    pub vertex_skinning: bool,
 }
 
 /// Median GPU time of `frames` frames of a world (after one warm-up frame, whose stats are
 /// returned with it).
-fn gpu_figure(
+pub(super) fn gpu_figure(
     ctx: &GpuContext,
     renderer: &Pipelines,
     world: &World,
     frames: u32,
-) -> Result<(GpuFigure, bool), String> {
-    let sr = SceneRenderer::new(ctx, renderer, world).map_err(|e| e.to_string())?;
+) -> Result<GpuRun, BenchError> {
+    let sr = SceneRenderer::new(ctx, renderer, world)?;
     let anim = world.animate(world.frame_time(0));
     // Warm-up frame with readback, for the stats.
-    let images = sr.render(ctx, renderer, &anim).map_err(|e| e.to_string())?;
+    let images = sr.render(ctx, renderer, &anim)?;
     let drawn = images.iter().map(|i| u64::from(i.stats.visible())).sum();
     let triangles = images.iter().map(|i| i.stats.triangles).sum();
     let timer = GpuTimer::new(ctx);
     let (mut wall, mut gpu) = (Vec::new(), Vec::new());
     for _ in 0..frames.max(1) {
         let t = Instant::now();
-        let out = sr
-            .submit(
-                ctx,
-                renderer,
-                &FrameInput::new(&anim).with_timer(timer.as_ref()),
-            )
-            .map_err(|e| e.to_string())?;
-        ctx.wait_for(out.submission).map_err(|e| e.to_string())?;
+        let out = sr.submit(
+            ctx,
+            renderer,
+            &FrameInput::new(&anim).with_timer(timer.as_ref()),
+        )?;
+        ctx.wait_for(out.submission)?;
         wall.push(ms(t));
         if let Some(timer) = &timer {
-            gpu.push(timer.read_ms(ctx).map_err(|e| e.to_string())?);
+            gpu.push(timer.read_ms(ctx)?);
         }
     }
     let wall_ms = median(wall);
     let gpu_ms = timer.is_some().then(|| median(gpu));
     let frame_ms = gpu_ms.unwrap_or(wall_ms);
-    Ok((
-        GpuFigure {
+    Ok(GpuRun {
+        figure: GpuFigure {
             frame_ms,
             gpu_ms,
             wall_ms,
@@ -266,49 +342,74 @@ fn gpu_figure(
             avatars_per_16_7ms: f64::from(world.avatars.len() as u32) * FRAME_BUDGET_MS
                 / frame_ms.max(1e-9),
         },
-        sr.vertex_skinning(),
-    ))
+        vertex_skinning: sr.vertex_skinning(),
+    })
 }
 
 /// CPU frame time at one avatar count.
 fn cpu_figure(
-    ctx: &GpuContext,
-    renderer: &Pipelines,
-    exec: &Executor,
+    (ctx, renderer, exec): (&GpuContext, &Pipelines, &Executor),
+    library: &AssetLibrary,
     avatars: u32,
     frames: u32,
-) -> Result<CpuFigure, String> {
-    let (frame_ms, animate_ms, submit_ms, sequential_animate_ms) =
-        cpu_frame(ctx, renderer, exec, avatars, frames, Animation::Cpu)?;
-    let (gpu_animation_frame_ms, ..) =
-        cpu_frame(ctx, renderer, exec, avatars, frames, Animation::Gpu)?;
+) -> Result<CpuFigure, BenchError> {
+    let cpu = cpu_frame(
+        ctx,
+        renderer,
+        exec,
+        library,
+        (avatars, frames),
+        Animation::Cpu,
+    )?;
+    let gpu = cpu_frame(
+        ctx,
+        renderer,
+        exec,
+        library,
+        (avatars, frames),
+        Animation::Gpu,
+    )?;
     Ok(CpuFigure {
         avatars,
-        frame_ms,
-        animate_ms,
-        submit_ms,
-        sequential_animate_ms,
-        animate_speedup: sequential_animate_ms / animate_ms.max(1e-9),
-        gpu_animation_frame_ms,
+        frame_ms: cpu.frame_ms,
+        animate_ms: cpu.animate_ms,
+        submit_ms: cpu.submit_ms,
+        sequential_animate_ms: cpu.sequential_animate_ms,
+        animate_speedup: cpu.sequential_animate_ms / cpu.animate_ms.max(1e-9),
+        gpu_animation_frame_ms: gpu.frame_ms,
     })
 }
 
-/// Medians of (CPU frame, frame graph, submit, sequential animation baseline), ms.
+/// Medians of one [`cpu_frame`] run, ms.
+#[derive(Debug, Clone, Copy)]
+struct CpuFrameMedians {
+    /// The engine's CPU frame: frame graph plus record and submit.
+    frame_ms: f64,
+    /// The frame graph alone.
+    animate_ms: f64,
+    /// Recording and submitting alone.
+    submit_ms: f64,
+    /// The baseline: sequential animation on one thread.
+    sequential_animate_ms: f64,
+}
+
+/// CPU frame times of `frames` frames (after one warm-up frame) at `avatars` avatars.
 fn cpu_frame(
     ctx: &GpuContext,
     renderer: &Pipelines,
     exec: &Executor,
-    avatars: u32,
-    frames: u32,
+    library: &AssetLibrary,
+    (avatars, frames): (u32, u32),
     animation: Animation,
-) -> Result<(f64, f64, f64, f64), String> {
-    let world = Arc::new(crowd_world(
+) -> Result<CpuFrameMedians, BenchError> {
+    let world = Arc::new(crowd_world_in(
+        library,
         avatars,
         &MULTIRES_TARGETS[..1],
         None,
         (Skinning::Auto, animation),
     )?);
-    let sr = SceneRenderer::new(ctx, renderer, &world).map_err(|e| e.to_string())?;
+    let sr = SceneRenderer::new(ctx, renderer, &world)?;
     let graph = FrameGraph::new(world.clone(), 32);
     let (mut animate, mut submit, mut total, mut sequential) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -319,17 +420,13 @@ fn cpu_frame(
         // The engine's path (as the offscreen scheduler): palettes written straight into GPU
         // staging memory, or nothing to upload with GPU animation.
         let t0 = Instant::now();
-        let prepared = sr
-            .prepare(ctx, exec, &graph, time)
-            .map_err(|e| e.to_string())?;
+        let prepared = sr.prepare(ctx, exec, &graph, time)?;
         let a = ms(t0);
         let t1 = Instant::now();
-        let out = sr
-            .submit(ctx, renderer, &prepared.input())
-            .map_err(|e| e.to_string())?;
+        let out = sr.submit(ctx, renderer, &prepared.input())?;
         let s = ms(t1);
         let t = ms(t0);
-        ctx.wait_for(out.submission).map_err(|e| e.to_string())?;
+        ctx.wait_for(out.submission)?;
         // Baseline: the same animation, one avatar after another on this thread.
         let t2 = Instant::now();
         for av in &world.avatars {
@@ -345,12 +442,12 @@ fn cpu_frame(
             sequential.push(q);
         }
     }
-    Ok((
-        median(total),
-        median(animate),
-        median(submit),
-        median(sequential),
-    ))
+    Ok(CpuFrameMedians {
+        frame_ms: median(total),
+        animate_ms: median(animate),
+        submit_ms: median(submit),
+        sequential_animate_ms: median(sequential),
+    })
 }
 
 /// Run the benchmark on one device. `progress` is told what is being measured.
@@ -359,33 +456,42 @@ pub fn run(
     exec: &Executor,
     cfg: &LodBenchConfig,
     mut progress: impl FnMut(&str),
-) -> Result<LodBench, String> {
+) -> Result<LodBench, BenchError> {
     let renderer = Pipelines::new(ctx);
+    let library = AssetLibrary::new();
     let n = cfg.avatars;
     let mut figure = |what: &str, targets: &[(u32, u32)], force, animation| {
         progress(&format!("{n} avatars {what}"));
-        let world = crowd_world(n, targets, force, (cfg.skinning, animation))?;
+        let world = crowd_world_in(&library, n, targets, force, (cfg.skinning, animation))?;
         gpu_figure(ctx, &renderer, &world, cfg.frames)
     };
     let one = &MULTIRES_TARGETS[..1];
-    let (lod, vertex_skinning) = figure("at 1920x1080, automatic LOD", one, None, Animation::Cpu)?;
-    let (lod0, _) = figure("at 1920x1080, level 0 forced", one, Some(0), Animation::Cpu)?;
-    let (lod_gpu_animation, _) = figure(
+    let first = figure("at 1920x1080, automatic LOD", one, None, Animation::Cpu)?;
+    let (lod, vertex_skinning) = (first.figure, first.vertex_skinning);
+    let lod0 = figure("at 1920x1080, level 0 forced", one, Some(0), Animation::Cpu)?.figure;
+    let lod_gpu_animation = figure(
         "at 1920x1080, automatic LOD, GPU animation",
         one,
         None,
         Animation::Gpu,
-    )?;
-    let (multires, _) = figure(
+    )?
+    .figure;
+    let multires = figure(
         "at four resolutions",
         &MULTIRES_TARGETS,
         None,
         Animation::Cpu,
-    )?;
+    )?
+    .figure;
     let mut cpu = Vec::new();
     for &count in &cfg.cpu_counts {
         progress(&format!("CPU frame time, {count} avatars"));
-        cpu.push(cpu_figure(ctx, &renderer, exec, count, cfg.cpu_frames)?);
+        cpu.push(cpu_figure(
+            (ctx, &renderer, exec),
+            &library,
+            count,
+            cfg.cpu_frames,
+        )?);
     }
     Ok(LodBench {
         adapter: ctx.label.clone(),
@@ -509,5 +615,16 @@ mod tests {
             assert_eq!(w.desc.skinning, Skinning::Vertex);
             assert!(w.animates_on_gpu());
         }
+    }
+
+    #[test]
+    fn worlds_may_have_more_targets_than_a_scene_file() {
+        let targets = vec![(64, 64); MAX_TARGETS + 5];
+        let w = crowd_world(8, &targets, None, (Skinning::Auto, Animation::Cpu)).expect("parses");
+        assert_eq!(w.desc.targets.len(), MAX_TARGETS + 5);
+        let mut names: Vec<&str> = w.desc.targets.iter().map(|t| t.name.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), MAX_TARGETS + 5, "target names are unique");
     }
 }

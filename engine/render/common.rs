@@ -94,14 +94,23 @@ pub const GROUND_SHADER: PassShader = PassShader {
     source: shader_source!("ground.wgsl"),
 };
 
+/// `shaders/bench_dispatch.wgsl`: the trivial kernel of the `gpu` benchmark's dispatch figure.
+pub const BENCH_DISPATCH_SHADER: PassShader = PassShader {
+    pass: "bench_dispatch",
+    file: "bench_dispatch.wgsl",
+    skinning: false,
+    source: include_str!("../../shaders/bench_dispatch.wgsl"),
+};
+
 /// Every pass shader the engine compiles. The naga test validates exactly these sources, and
 /// fails on a `.wgsl` file in `shaders/` that is not listed here.
-pub const PASS_SHADERS: [PassShader; 5] = [
+pub const PASS_SHADERS: [PassShader; 6] = [
     ANIMATE_SHADER,
     SKIN_SHADER,
     CULL_LOD_SHADER,
     AVATAR_SHADER,
     GROUND_SHADER,
+    BENCH_DISPATCH_SHADER,
 ];
 
 /// A storage-buffer layout entry.

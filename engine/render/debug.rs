@@ -95,7 +95,10 @@ impl SceneRenderer {
 }
 
 /// Copy a `COPY_SRC` buffer into a staging buffer and read it as `u32` words (blocking).
-fn read_buffer_copy(ctx: &GpuContext, buffer: &wgpu::Buffer) -> Result<Vec<u32>, RenderError> {
+pub(crate) fn read_buffer_copy(
+    ctx: &GpuContext,
+    buffer: &wgpu::Buffer,
+) -> Result<Vec<u32>, RenderError> {
     let staging = ctx.device.create_buffer(&wgpu::BufferDescriptor {
         label: Some("scene::debug_readback"),
         size: buffer.size(),

@@ -26,6 +26,7 @@
 pub mod animate;
 pub mod avatar;
 pub mod bench;
+pub mod bench_gpu;
 pub mod common;
 pub mod cull_lod;
 pub mod debug;
