@@ -1,5 +1,6 @@
 //! Criterion benchmark of GPU throughput on the first working adapter, each figure against its
-//! baseline in the same run, with the ratio of their medians printed at the end:
+//! baseline in the same run, with the ratio of their medians (over every iteration criterion
+//! ran, its warm-up included) printed at the end:
 //!
 //! - views per second of 256 skinned avatars at 64x64, 128x128 and 256x256: 16 views per submit,
 //!   each with its own camera, against one view per submit (no readback);
