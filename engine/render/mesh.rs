@@ -6,7 +6,7 @@ use super::avatar::{AvatarDraws, AvatarPass};
 use super::common::MAX_LODS;
 use super::gpu_data::{MaterialUniform, RestVertex};
 use super::skin::{SkinMeshBindings, SkinPass};
-use crate::assets::{Asset, Submesh};
+use crate::assets::Asset;
 use crate::gpu::GpuContext;
 use wgpu::util::DeviceExt;
 
@@ -20,13 +20,8 @@ pub struct GpuMesh {
     pub uvs: wgpu::Buffer,
     /// Triangle indices of every level, level after level.
     pub indices: wgpu::Buffer,
-    /// Per level, the index range of each submesh in [`Self::indices`] (parallel to
-    /// [`Self::materials`]).
-    pub levels: Vec<Vec<Submesh>>,
     /// Material bind group of each submesh.
     pub materials: Vec<wgpu::BindGroup>,
-    /// Triangles per level.
-    pub level_triangles: Vec<u64>,
     /// Rest vertices ([`RestVertex`]): storage for the skin pass, vertex buffer for vertex skinning.
     pub rest: wgpu::Buffer,
 }
@@ -116,24 +111,12 @@ impl GpuMesh {
             contents: bytemuck::cast_slice(&uv),
             usage: wgpu::BufferUsages::VERTEX,
         });
-        let mut all_indices: Vec<u32> = Vec::new();
-        let mut levels = Vec::new();
-        let mut level_triangles = Vec::new();
-        for level in asset.lods() {
-            let base = all_indices.len() as u32;
-            all_indices.extend_from_slice(&level.indices);
-            level_triangles.push(level.triangle_count() as u64);
-            levels.push(
-                level
-                    .submeshes
-                    .iter()
-                    .map(|sm| Submesh {
-                        first_index: base + sm.first_index,
-                        ..*sm
-                    })
-                    .collect(),
-            );
-        }
+        // Every level's indices, level after level (the draws' ranges: `tables::MeshLayout`).
+        let all_indices: Vec<u32> = asset
+            .lods()
+            .iter()
+            .flat_map(|level| level.indices.iter().copied())
+            .collect();
         debug_assert_eq!(
             [rest.len(), uv.len(), all_indices.len()].map(|n| n as u64),
             {
@@ -174,9 +157,7 @@ impl GpuMesh {
             rest_group,
             uvs,
             indices,
-            levels,
             materials,
-            level_triangles,
             rest: rest_buf,
         }
     }

@@ -5,12 +5,11 @@ use crate::assets::AssetLibrary;
 use crate::gpu::GpuContext;
 use crate::render::MAX_LODS;
 use crate::render::bench::{BenchError, crowd_world_in, median};
-use crate::render::common::push_slot;
 use crate::render::debug::read_buffer_copy;
 use crate::render::gpu_data::{BatchParams, GpuInstance, SkinnedVertex};
-use crate::render::skin::plan_chunks;
 use crate::render::skin::{SkinDispatch, SkinFrameBindings};
-use crate::render::{GpuMesh, Pipelines};
+use crate::render::tables::{SceneTables, SkinChunkTable};
+use crate::render::{GpuMesh, Pipelines, SceneRenderer};
 use crate::scene::{Animation, SceneFrame, Skinning, World};
 use rayon::prelude::*;
 use std::sync::Arc;
@@ -25,8 +24,8 @@ pub struct SkinBench<'a> {
     anim: SceneFrame,
     meshes: Vec<Arc<GpuMesh>>,
     instances: Vec<GpuInstance>,
-    /// Per dispatch: asset, dynamic offset of its params, workgroups.
-    chunks: Vec<(usize, u32, [u32; 3])>,
+    /// The skin dispatches, as the renderer lays them out.
+    chunks: Vec<SkinChunkTable>,
     group: wgpu::BindGroup,
     skinned: wgpu::Buffer,
     vertices: u64,
@@ -50,66 +49,32 @@ impl<'a> SkinBench<'a> {
         let anim = world.animate(world.frame_time(0));
         let meshes: Vec<Arc<GpuMesh>> =
             world.assets.iter().map(|a| renderer.mesh(ctx, a)).collect();
-        let mut vertices = 0u64;
-        let instances: Vec<GpuInstance> = world
-            .avatars
-            .iter()
-            .map(|a| {
-                let base = vertices;
-                vertices += u64::from(meshes[a.asset].vertex_count);
-                GpuInstance {
-                    model: a.model.to_cols_array_2d(),
-                    tint: a.tint.to_array(),
-                    sphere: [0.0; 4],
-                    palette_offset: a.palette_offset,
-                    skinned_base: base as u32,
-                    batch: 0,
-                    scale: 1.0,
-                }
-            })
-            .collect();
-        let skinned_bytes = vertices * size_of::<SkinnedVertex>() as u64;
-        let too_large = |message: String| BenchError::Check {
-            what: "skinned vertices",
-            adapter: ctx.label.clone(),
-            message,
-        };
-        if skinned_bytes > ctx.limits.max_storage_buffer_binding_size {
-            return Err(too_large(format!(
-                "{avatars} avatars need {skinned_bytes} bytes of skinned vertices, more than the device binds ({}); use fewer avatars",
-                ctx.limits.max_storage_buffer_binding_size
-            )));
+        // The skin pass's instances, chunks and params, as the renderer lays them out.
+        let plan = SceneRenderer::check(ctx, &world)?.plan;
+        if plan.vertex_skinning {
+            let vertices: u64 = world
+                .avatars
+                .iter()
+                .map(|a| u64::from(meshes[a.asset].vertex_count))
+                .sum();
+            return Err(BenchError::Check {
+                what: "skinned vertices",
+                adapter: ctx.label.clone(),
+                message: format!(
+                    "{avatars} avatars need {} bytes of skinned vertices, more than the device binds ({}); use fewer avatars",
+                    vertices * size_of::<SkinnedVertex>() as u64,
+                    ctx.limits.max_storage_buffer_binding_size
+                ),
+            });
         }
-        let counts: Vec<u64> = meshes.iter().map(|m| u64::from(m.vertex_count)).collect();
-        let plan = plan_chunks(
-            &world.batches,
-            &counts,
-            ctx.limits.max_compute_workgroups_per_dimension,
-        )
-        .ok_or_else(|| too_large("a mesh needs more workgroups than the device allows".into()))?;
-        let stride = u64::from(ctx.limits.min_uniform_buffer_offset_alignment);
-        let mut params = Vec::new();
-        let chunks: Vec<(usize, u32, [u32; 3])> = plan
-            .iter()
-            .map(|c| {
-                let asset = world.batches[c.batch].asset;
-                let mut level_vertices = [0u32; 8];
-                level_vertices[0] = meshes[asset].vertex_count;
-                let offset = push_slot(
-                    &mut params,
-                    &BatchParams {
-                        vertex_count: meshes[asset].vertex_count,
-                        first_instance: c.first_instance,
-                        instance_count: c.instances,
-                        _pad: 0,
-                        level_vertices,
-                    },
-                    stride,
-                );
-                (asset, offset, c.dispatch)
-            })
-            .collect();
-        params.resize(params.len().max(stride as usize), 0);
+        let SceneTables {
+            instances,
+            skin_chunks: chunks,
+            batch_params: params,
+            skinned_vertices: vertices,
+            ..
+        } = SceneTables::new(&world, &plan, renderer.avatar.multi_draw);
+        let skinned_bytes = vertices * size_of::<SkinnedVertex>() as u64;
         let init = |label: &str, contents: &[u8], usage: wgpu::BufferUsages| {
             wgpu::util::DeviceExt::create_buffer_init(
                 &ctx.device,
@@ -176,10 +141,10 @@ impl<'a> SkinBench<'a> {
         let dispatches: Vec<SkinDispatch<'_>> = self
             .chunks
             .iter()
-            .map(|&(asset, params_offset, workgroups)| SkinDispatch {
-                mesh_group: &self.meshes[asset].rest_group,
-                params_offset,
-                workgroups,
+            .map(|c| SkinDispatch {
+                mesh_group: &self.meshes[c.asset].rest_group,
+                params_offset: c.params_offset,
+                workgroups: c.workgroups,
             })
             .collect();
         let t = Instant::now();
