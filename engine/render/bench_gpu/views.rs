@@ -10,6 +10,29 @@ use crate::scene::{Animation, Camera, SceneFrame, Skinning};
 use std::time::{Duration, Instant};
 
 /// Take the images of a slot whose submission has finished.
+/// Submit one frame of `scene`, copying its targets into `slot` (and mapping it) when
+/// `readback`.
+fn submit(
+    ctx: &GpuContext,
+    renderer: &Pipelines,
+    scene: &SceneRenderer,
+    anim: &SceneFrame,
+    slot: &ReadbackSlot,
+    readback: bool,
+) -> Result<wgpu::SubmissionIndex, BenchError> {
+    let input = FrameInput::new(anim);
+    let input = if readback {
+        input.with_readback(slot)
+    } else {
+        input
+    };
+    let out = scene.submit(ctx, renderer, &input)?;
+    if readback {
+        slot.request_map();
+    }
+    Ok(out.submission)
+}
+
 fn take(ctx: &GpuContext, slot: &ReadbackSlot) -> Result<Vec<TargetImage>, BenchError> {
     if !slot.is_mapped() {
         ctx.wait_idle()?;
@@ -93,19 +116,9 @@ impl<'a> ViewsBench<'a> {
         let t = Instant::now();
         let mut last = None;
         for slot in &self.many_slots {
-            last = Some(if readback {
-                let out = self.many.submit(
-                    ctx,
-                    renderer,
-                    &FrameInput::new(&self.anim).with_readback(slot),
-                )?;
-                slot.request_map();
-                out.submission
-            } else {
-                self.many
-                    .submit(ctx, renderer, &FrameInput::new(&self.anim))?
-                    .submission
-            });
+            last = Some(submit(
+                ctx, renderer, &self.many, &self.anim, slot, readback,
+            )?);
         }
         if let Some(index) = last {
             ctx.wait_for(index)?;
@@ -137,19 +150,9 @@ impl<'a> ViewsBench<'a> {
         for (k, slot) in self.one_slots.iter().enumerate() {
             self.one
                 .set_camera(self.cameras[k % self.cameras.len()].clone());
-            last = Some(if readback {
-                let out = self.one.submit(
-                    ctx,
-                    renderer,
-                    &FrameInput::new(&self.anim).with_readback(slot),
-                )?;
-                slot.request_map();
-                out.submission
-            } else {
-                self.one
-                    .submit(ctx, renderer, &FrameInput::new(&self.anim))?
-                    .submission
-            });
+            last = Some(submit(
+                ctx, renderer, &self.one, &self.anim, slot, readback,
+            )?);
         }
         if let Some(index) = last {
             ctx.wait_for(index)?;
