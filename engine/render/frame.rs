@@ -148,6 +148,11 @@ impl SceneRenderer {
         pipelines: &Pipelines,
         input: &FrameInput<'_>,
     ) -> Result<FrameOutput, RenderError> {
+        if input.readback.is_some() && self.default_slot.is_none() {
+            return Err(RenderError::NoReadback {
+                scene: self.world_name.clone(),
+            });
+        }
         let mut encoder = ctx
             .device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
@@ -155,11 +160,6 @@ impl SceneRenderer {
             });
         self.record(ctx, pipelines, &mut encoder, input, None)?;
         if let Some(slot) = input.readback {
-            if self.default_slot.is_none() {
-                return Err(RenderError::NoReadback {
-                    scene: self.world_name.clone(),
-                });
-            }
             slot.encode_copies(&mut encoder, &self.targets);
         }
         Ok(FrameOutput {
