@@ -25,6 +25,26 @@ pub enum Profile {
 }
 
 impl Profile {
+    /// Every profile, from fewest workers to most.
+    pub const ALL: [Profile; 5] = [
+        Profile::Conservative,
+        Profile::Balanced,
+        Profile::Performance,
+        Profile::Maximum,
+        Profile::Adaptive,
+    ];
+
+    /// The profile's name, as `--profile` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Conservative => "conservative",
+            Profile::Balanced => "balanced",
+            Profile::Performance => "performance",
+            Profile::Maximum => "maximum",
+            Profile::Adaptive => "adaptive",
+        }
+    }
+
     /// Worker count on a machine with `cores` cores.
     pub fn workers(self, cores: usize) -> usize {
         let cores = cores.max(1);
@@ -69,6 +89,12 @@ pub enum ExecutorError {
         /// rayon's message.
         reason: String,
     },
+}
+
+impl std::fmt::Display for Profile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 impl FromStr for Profile {
