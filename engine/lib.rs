@@ -132,6 +132,8 @@
 #![deny(unsafe_code)]
 
 pub mod anim;
+#[cfg(feature = "app")]
+pub mod app;
 pub mod assets;
 pub mod bench;
 pub mod engine;

@@ -73,6 +73,42 @@ enum Command {
         #[arg(long)]
         report: Option<PathBuf>,
     },
+    /// Open scenes in windows (one per scene, spread across the adapters that can present),
+    /// with an overlay of live metrics. With no scene, opens the built-in default scene.
+    /// Keys: mouse drag orbits (left) and pans (right/middle), the wheel zooms, Space pauses,
+    /// +/- change the time scale, F1 toggles the overlay, F12 saves a screenshot, Esc closes.
+    Run {
+        /// Scene files (RON).
+        scenes: Vec<PathBuf>,
+        /// Adapters to present on, as for `render`.
+        #[arg(long, default_value = "default")]
+        adapters: AdapterSpec,
+        /// Wait for the display's refresh when presenting: on or off.
+        #[arg(long, default_value = "on", value_parser = parse_on_off)]
+        vsync: bool,
+        /// Most frames per second per window (default: the display's refresh rate). Frames are
+        /// paced even with vsync off, so an idle scene does not spin a core.
+        #[arg(long)]
+        fps_cap: Option<f64>,
+        /// Scene time from the frame index (frame / fps), as offscreen: frame N in the window
+        /// equals the offscreen frame N.
+        #[arg(long)]
+        fixed_step: bool,
+        /// Quit after every window drew N frames.
+        #[arg(long)]
+        exit_after_frames: Option<u64>,
+        /// Save each window's last frame (overlay included) to FILE.png, or FILE-<scene>.png
+        /// with several windows.
+        #[arg(long)]
+        screenshot: Option<PathBuf>,
+        /// Start with the overlay hidden (F1 shows it).
+        #[arg(long)]
+        no_overlay: bool,
+        /// Resize every window at a pacing tick, TICK:WxH (repeatable; 0x0 is what minimising
+        /// gives). For tests and automation.
+        #[arg(long, hide = true)]
+        resize_at: Vec<String>,
+    },
     /// Export the procedural humanoid avatar as a glTF 2.0 binary.
     Avatar {
         /// Output .glb file.
@@ -338,7 +374,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             report,
         } => {
             if !offscreen {
-                bail!("the window mode is not built yet; pass --offscreen to render PNG files");
+                bail!(
+                    "`tutti render` writes PNG files: pass --offscreen; to open scenes in windows, use `tutti run`"
+                );
             }
             let max_in_flight = tutti::offscreen::scheduler::MAX_FRAMES_IN_FLIGHT;
             if let Some(k) = frames_in_flight
@@ -359,6 +397,30 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             render(&scenes, &options, &adapters, report.as_deref())
         }
+        Command::Run {
+            scenes,
+            adapters,
+            vsync,
+            fps_cap,
+            fixed_step,
+            exit_after_frames,
+            screenshot,
+            no_overlay,
+            resize_at,
+        } => run_app(
+            &scenes,
+            RunFlags {
+                adapters,
+                vsync,
+                fps_cap,
+                fixed_step,
+                exit_after_frames,
+                screenshot,
+                no_overlay,
+                resize_at,
+            },
+            (profile, workers),
+        ),
         Command::Avatar { out, detail } => {
             let asset = procedural::humanoid(detail);
             let bytes = tutti::assets::export_glb(&asset).map_err(anyhow::Error::msg)?;
@@ -628,6 +690,101 @@ fn render(
     }
     eprintln!("{} failure(s)", report.failures.len());
     Ok(ExitCode::FAILURE)
+}
+
+fn parse_on_off(s: &str) -> Result<bool, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "on" | "true" | "yes" => Ok(true),
+        "off" | "false" | "no" => Ok(false),
+        _ => Err(format!("{s:?} is neither on nor off")),
+    }
+}
+
+/// `tutti run`'s flags.
+struct RunFlags {
+    adapters: AdapterSpec,
+    vsync: bool,
+    fps_cap: Option<f64>,
+    fixed_step: bool,
+    exit_after_frames: Option<u64>,
+    screenshot: Option<PathBuf>,
+    no_overlay: bool,
+    resize_at: Vec<String>,
+}
+
+#[cfg(feature = "app")]
+fn run_app(
+    scene_paths: &[PathBuf],
+    flags: RunFlags,
+    (profile, workers): (Option<Profile>, Option<usize>),
+) -> Result<ExitCode> {
+    use tutti::app::{AppError, AppOptions, ResizeStep};
+    // Checked first: without a display nothing else is worth loading.
+    if let Err(e) = tutti::app::display_available() {
+        eprintln!("error: {e}");
+        return Ok(ExitCode::FAILURE);
+    }
+    if let Some(cap) = flags.fps_cap
+        && !(cap.is_finite() && (1.0..=1000.0).contains(&cap))
+    {
+        bail!("--fps-cap {cap} is outside 1..=1000");
+    }
+    let resize_script = flags
+        .resize_at
+        .iter()
+        .map(|s| s.parse::<ResizeStep>().map_err(anyhow::Error::msg))
+        .collect::<Result<Vec<_>>>()?;
+    let library = AssetLibrary::new();
+    let scenes = load_scenes(scene_paths, &library)?;
+    let mut executor = executor_config_from_env()?;
+    if let Some(p) = profile {
+        executor.profile = p;
+    }
+    if let Some(w) = workers {
+        executor.workers = Some(w);
+    }
+    let options = AppOptions {
+        scenes,
+        adapters: flags.adapters,
+        vsync: flags.vsync,
+        fps_cap: flags.fps_cap,
+        fixed_step: flags.fixed_step,
+        exit_after_frames: flags.exit_after_frames,
+        screenshot: flags.screenshot,
+        overlay: !flags.no_overlay,
+        executor,
+        resize_script,
+    };
+    match tutti::app::run(options) {
+        Ok(summary) => {
+            for w in &summary.windows {
+                let gpu = w.gpu_ms.map_or("n/a".to_string(), |g| format!("{g:.2} ms"));
+                let overlay = w
+                    .overlay_gpu_ms
+                    .map_or("n/a".to_string(), |g| format!("{g:.3} ms"));
+                println!(
+                    "{}: {} frames on {}; CPU {:.2} ms/frame, GPU {gpu}/frame, overlay GPU {overlay}",
+                    w.scene, w.frames, w.adapter, w.cpu_ms
+                );
+                for s in &w.screenshots {
+                    println!("screenshot {}", s.display());
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e @ AppError::NoDisplay { .. }) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(not(feature = "app"))]
+fn run_app(_: &[PathBuf], _: RunFlags, _: (Option<Profile>, Option<usize>)) -> Result<ExitCode> {
+    bail!(
+        "this tutti was built without the `app` feature; rebuild with it, or use `tutti render --offscreen`"
+    )
 }
 
 fn parse_skinning(s: &str) -> Result<tutti::scene::Skinning, String> {

@@ -117,8 +117,12 @@ impl AdapterEntry {
         let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
             pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
                 label: Some("tutti::device"),
+                // Timestamps between passes (not only at pass boundaries) let a profiler time
+                // groups of passes (`render::PassScopes`) without touching the passes.
                 required_features: adapter.features()
-                    & (wgpu::Features::INDIRECT_FIRST_INSTANCE | wgpu::Features::TIMESTAMP_QUERY),
+                    & (wgpu::Features::INDIRECT_FIRST_INSTANCE
+                        | wgpu::Features::TIMESTAMP_QUERY
+                        | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS),
                 required_limits: limits,
                 experimental_features: wgpu::ExperimentalFeatures::disabled(),
                 memory_hints: wgpu::MemoryHints::Performance,
@@ -221,8 +225,23 @@ impl Discovery {
     pub fn run() -> Self {
         // Every backend, unless wgpu's own `WGPU_BACKEND` (and its other `WGPU_*` settings, which
         // wgpu reads itself in `*_from_env`) narrows them: the default backend set is all of them.
-        let desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
-        let instance = wgpu::Instance::new(desc);
+        Self::with_instance(wgpu::Instance::new(
+            wgpu::InstanceDescriptor::new_without_display_handle_from_env(),
+        ))
+    }
+
+    /// As [`Self::run`], on an instance connected to a window system's display (e.g. winit's
+    /// `OwnedDisplayHandle`), so that its adapters can present to windows of that display. The
+    /// GL backend needs this: its EGL platform is chosen when the instance is made.
+    pub fn for_display(
+        display: impl wgpu::rwh::HasDisplayHandle + std::fmt::Debug + Send + Sync + 'static,
+    ) -> Self {
+        Self::with_instance(wgpu::Instance::new(
+            wgpu::InstanceDescriptor::new_with_display_handle_from_env(Box::new(display)),
+        ))
+    }
+
+    fn with_instance(instance: wgpu::Instance) -> Self {
         let found = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
         let mut adapters: Vec<AdapterEntry> = found
             .into_iter()

@@ -294,12 +294,18 @@ impl StatsLayout {
 
     /// Stats from one target's counts.
     pub fn stats(&self, counts: &[u32]) -> TargetStats {
+        self.stats_of(counts, self.avatars)
+    }
+
+    /// Stats from one target's counts when only `avatars` of the scene's were submitted to
+    /// the pass (the rest are neither drawn nor culled).
+    pub fn stats_of(&self, counts: &[u32], avatars: u32) -> TargetStats {
         let mut s = TargetStats::default();
         for (slot, (&n, &tris)) in counts.iter().zip(&self.triangles).enumerate() {
             s.lod_histogram[slot % MAX_LODS] += n;
             s.triangles += u64::from(n) * tris;
         }
-        s.culled = self.avatars.saturating_sub(s.visible());
+        s.culled = avatars.saturating_sub(s.visible());
         s
     }
 }

@@ -23,6 +23,35 @@ pub enum Palettes<'a> {
     Cpu(&'a [Mat4]),
 }
 
+/// The body of one GPU timing scope: records passes into the encoder.
+pub type ScopeBody<'b> = dyn FnMut(&mut wgpu::CommandEncoder) -> Result<(), RenderError> + 'b;
+
+/// Brackets groups of passes with GPU timestamp scopes, e.g. a `wgpu_profiler::GpuProfiler`
+/// (the desktop app's overlay does that). [`SceneRenderer::record`] opens one scope per group:
+/// `animate`, `cull+lod <target>` per target, `skin`, and `raster <target>` per target.
+pub trait PassScopes {
+    /// Record `body` into `encoder` inside a scope named `label`.
+    fn scope(
+        &self,
+        label: &str,
+        encoder: &mut wgpu::CommandEncoder,
+        body: &mut ScopeBody<'_>,
+    ) -> Result<(), RenderError>;
+}
+
+/// No scopes: run the body as is.
+fn scoped(
+    scopes: Option<&dyn PassScopes>,
+    label: impl FnOnce() -> String,
+    encoder: &mut wgpu::CommandEncoder,
+    body: &mut ScopeBody<'_>,
+) -> Result<(), RenderError> {
+    match scopes {
+        Some(s) => s.scope(&label(), encoder, body),
+        None => body(encoder),
+    }
+}
+
 /// One frame for [`SceneRenderer::submit`] / [`SceneRenderer::record`].
 #[derive(Clone, Copy)]
 pub struct FrameInput<'a> {
@@ -36,6 +65,8 @@ pub struct FrameInput<'a> {
     pub readback: Option<&'a ReadbackSlot>,
     /// Time the frame's passes on the GPU.
     pub timer: Option<&'a GpuTimer>,
+    /// Time each group of passes in its own scope.
+    pub scopes: Option<&'a dyn PassScopes>,
 }
 
 impl<'a> FrameInput<'a> {
@@ -48,7 +79,13 @@ impl<'a> FrameInput<'a> {
             environment: &frame.environment,
             readback: None,
             timer: None,
+            scopes: None,
         }
+    }
+
+    /// Time each group of passes in a scope of `scopes`.
+    pub fn with_scopes(self, scopes: Option<&'a dyn PassScopes>) -> Self {
+        Self { scopes, ..self }
     }
 
     /// Copy the targets into `slot`.
@@ -95,6 +132,7 @@ impl PreparedFrame {
             environment: &self.environment,
             readback: None,
             timer: None,
+            scopes: None,
         }
     }
 }
@@ -205,20 +243,32 @@ impl SceneRenderer {
         if let Some(t) = input.timer {
             t.begin(encoder);
         }
+        let scopes = input.scopes;
         if let (Some(anim), Ok(pass)) = (&self.anim_gpu, &pipelines.animate) {
-            pass.record(encoder, anim);
+            scoped(scopes, || "animate".into(), encoder, &mut |e| {
+                pass.record(e, anim);
+                Ok(())
+            })?;
         }
         // Cull and pick levels in every target first: the skin pass then skins each avatar
         // only as far as the finest level any target draws it at.
         encoder.clear_buffer(&self.needed, 0, None);
         for (i, (target, gpu)) in self.targets.iter().zip(&self.target_gpu).enumerate() {
-            encoder.clear_buffer(&target.counts, 0, None);
-            pipelines.cull_lod.record(
+            scoped(
+                scopes,
+                || format!("cull+lod {}", target.name),
                 encoder,
-                &gpu.cull_group,
-                (i as u64 * self.cull_stride) as u32,
-                self.cull_dispatch,
-            );
+                &mut |e| {
+                    e.clear_buffer(&target.counts, 0, None);
+                    pipelines.cull_lod.record(
+                        e,
+                        &gpu.cull_group,
+                        (i as u64 * self.cull_stride) as u32,
+                        self.cull_dispatch,
+                    );
+                    Ok(())
+                },
+            )?;
         }
         if !self.vertex_skinning {
             let chunks: Vec<SkinDispatch<'_>> = self
@@ -231,7 +281,9 @@ impl SceneRenderer {
                     workgroups: c.workgroups,
                 })
                 .collect();
-            pipelines.skin.record(encoder, &self.skin_group, &chunks)?;
+            scoped(scopes, || "skin".into(), encoder, &mut |e| {
+                pipelines.skin.record(e, &self.skin_group, &chunks)
+            })?;
         }
         let draws: Vec<_> = self
             .tables
@@ -247,46 +299,54 @@ impl SceneRenderer {
             .zip(colors)
             .enumerate()
         {
-            let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
-                label: Some("avatar::pass"),
-                color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-                    view: color,
-                    depth_slice: None,
-                    resolve_target: None,
-                    ops: wgpu::Operations {
-                        load: wgpu::LoadOp::Clear(wgpu::Color {
-                            r: sky[0],
-                            g: sky[1],
-                            b: sky[2],
-                            a: 1.0,
+            scoped(
+                scopes,
+                || format!("raster {}", target.name),
+                encoder,
+                &mut |e| {
+                    let mut pass = e.begin_render_pass(&wgpu::RenderPassDescriptor {
+                        label: Some("avatar::pass"),
+                        color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+                            view: color,
+                            depth_slice: None,
+                            resolve_target: None,
+                            ops: wgpu::Operations {
+                                load: wgpu::LoadOp::Clear(wgpu::Color {
+                                    r: sky[0],
+                                    g: sky[1],
+                                    b: sky[2],
+                                    a: 1.0,
+                                }),
+                                store: wgpu::StoreOp::Store,
+                            },
+                        })],
+                        depth_stencil_attachment: Some(wgpu::RenderPassDepthStencilAttachment {
+                            view: &target.depth_view,
+                            depth_ops: Some(wgpu::Operations {
+                                load: wgpu::LoadOp::Clear(1.0),
+                                store: wgpu::StoreOp::Discard,
+                            }),
+                            stencil_ops: None,
                         }),
-                        store: wgpu::StoreOp::Store,
-                    },
-                })],
-                depth_stencil_attachment: Some(wgpu::RenderPassDepthStencilAttachment {
-                    view: &target.depth_view,
-                    depth_ops: Some(wgpu::Operations {
-                        load: wgpu::LoadOp::Clear(1.0),
-                        store: wgpu::StoreOp::Discard,
-                    }),
-                    stencil_ops: None,
-                }),
-                timestamp_writes: None,
-                occlusion_query_set: None,
-                multiview_mask: None,
-            });
-            let camera_offset = (i as u64 * self.camera_stride) as u32;
-            if let Some(group) = &self.ground {
-                pipelines.ground.record(&mut pass, group, camera_offset);
-            }
-            pipelines.avatar.record(
-                &mut pass,
-                &gpu.avatar_group,
-                camera_offset,
-                self.vertex_skinning,
-                &draws,
-                &gpu.draws,
-            );
+                        timestamp_writes: None,
+                        occlusion_query_set: None,
+                        multiview_mask: None,
+                    });
+                    let camera_offset = (i as u64 * self.camera_stride) as u32;
+                    if let Some(group) = &self.ground {
+                        pipelines.ground.record(&mut pass, group, camera_offset);
+                    }
+                    pipelines.avatar.record(
+                        &mut pass,
+                        &gpu.avatar_group,
+                        camera_offset,
+                        self.vertex_skinning,
+                        &draws,
+                        &gpu.draws,
+                    );
+                    Ok(())
+                },
+            )?;
         }
         if let Some(t) = input.timer {
             t.end(encoder);
@@ -335,7 +395,7 @@ impl SceneRenderer {
             Mat4::from_cols_array_2d(&camera.view_proj),
             target.height,
             &self.lod,
-            self.tables.instances.len() as u32,
+            self.avatar_count,
             self.tables.draw_template.len() as u32,
         );
         (camera, params)

@@ -83,6 +83,32 @@ impl HostRenderer {
         self.scene.set_camera(camera);
     }
 
+    /// Give target `t` its own camera (`None`: the scene's again).
+    pub fn set_target_camera(&mut self, t: usize, camera: Option<Camera>) {
+        self.scene.set_target_camera(t, camera);
+    }
+
+    /// Replace the LOD settings for the following frames.
+    pub fn set_lod(&mut self, lod: crate::scene::LodSettings) {
+        self.scene.set_lod(lod);
+    }
+
+    /// Draw only the first `count` avatars from the next frame on (see
+    /// [`SceneRenderer::set_avatar_count`]).
+    pub fn set_avatar_count(&mut self, count: u32) {
+        self.scene.set_avatar_count(count);
+    }
+
+    /// The scene's GPU state (targets, LOD settings, avatars drawn, debug readbacks).
+    pub fn scene(&self) -> &SceneRenderer {
+        &self.scene
+    }
+
+    /// The device context (the host's device, queue and adapter).
+    pub fn context(&self) -> &GpuContext {
+        &self.ctx
+    }
+
     /// Run the frame's CPU side (animation, environment) on `exec` for scene time `time`, and
     /// stage the palettes on the host's queue.
     pub fn prepare(&self, exec: &Executor, time: f32) -> Result<PreparedFrame, RenderError> {
@@ -96,11 +122,23 @@ impl HostRenderer {
         encoder: &mut wgpu::CommandEncoder,
         views: &[&wgpu::TextureView],
     ) -> Result<(), RenderError> {
+        self.record_with(frame, encoder, views, None)
+    }
+
+    /// As [`Self::record`], timing each group of passes in a scope of `scopes` (see
+    /// [`super::PassScopes`]).
+    pub fn record_with(
+        &self,
+        frame: &PreparedFrame,
+        encoder: &mut wgpu::CommandEncoder,
+        views: &[&wgpu::TextureView],
+        scopes: Option<&dyn super::PassScopes>,
+    ) -> Result<(), RenderError> {
         self.scene.record(
             &self.ctx,
             &self.pipelines,
             encoder,
-            &frame.input(),
+            &frame.input().with_scopes(scopes),
             Some(views),
         )
     }

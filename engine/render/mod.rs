@@ -35,6 +35,7 @@ pub mod gpu_data;
 pub mod ground;
 mod host;
 pub mod limits;
+mod live_stats;
 mod mesh;
 mod scene_renderer;
 pub mod skin;
@@ -43,9 +44,12 @@ mod target;
 
 pub use common::{COLOR_FORMAT, DEPTH_FORMAT, MAX_LODS};
 pub use cull_lod::TargetStats;
-pub use frame::{FrameInput, FrameOutput, Palettes, PreparedFrame, camera_uniform};
+pub use frame::{
+    FrameInput, FrameOutput, Palettes, PassScopes, PreparedFrame, ScopeBody, camera_uniform,
+};
 pub use host::HostRenderer;
 pub use limits::{FitReport, LimitExceeded, Need};
+pub use live_stats::LiveStats;
 pub use mesh::GpuMesh;
 pub use scene_renderer::SceneRenderer;
 pub use target::{ReadbackSlot, RenderTarget, TargetColor, TargetImage};

@@ -59,6 +59,8 @@ pub struct SceneRenderer {
     /// Per-target camera overrides ([`Self::set_target_camera`]).
     pub(super) target_cameras: Vec<Option<Camera>>,
     pub(super) lod: LodSettings,
+    /// Avatars drawn ([`Self::set_avatar_count`]); at most the scene's.
+    pub(super) avatar_count: u32,
 }
 
 impl SceneRenderer {
@@ -319,6 +321,7 @@ impl SceneRenderer {
             default_slot,
             camera: world.desc.camera.clone(),
             lod: world.desc.lod.clone(),
+            avatar_count: world.avatars.len() as u32,
         })
     }
 
@@ -376,6 +379,23 @@ impl SceneRenderer {
     /// Replace the LOD settings for the following frames.
     pub fn set_lod(&mut self, lod: LodSettings) {
         self.lod = lod;
+    }
+
+    /// The LOD settings in use.
+    pub fn lod(&self) -> &LodSettings {
+        &self.lod
+    }
+
+    /// Draw only the first `count` avatars (in the scene's order: each asset's avatars
+    /// together, groups in file order) from the next frame on, without rebuilding anything:
+    /// the cull + LOD pass skips the rest. Clamped to the scene's avatar count.
+    pub fn set_avatar_count(&mut self, count: u32) {
+        self.avatar_count = count.min(self.tables.instances.len() as u32);
+    }
+
+    /// Avatars drawn per frame at most ([`Self::set_avatar_count`]).
+    pub fn avatar_count(&self) -> u32 {
+        self.avatar_count
     }
 
     /// Resize target `t` (a host's window changed size): its depth buffer and, for a scene
