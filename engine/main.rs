@@ -84,7 +84,7 @@ enum Command {
         #[arg(long, default_value = "default")]
         adapters: AdapterSpec,
         /// Wait for the display's refresh when presenting: on or off.
-        #[arg(long, default_value = "on", value_parser = parse_on_off)]
+        #[arg(long, default_value = "on", value_parser = parse_on_off, action = clap::ArgAction::Set)]
         vsync: bool,
         /// Most frames per second per window (default: the display's refresh rate). Frames are
         /// paced even with vsync off, so an idle scene does not spin a core.

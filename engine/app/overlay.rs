@@ -123,21 +123,23 @@ impl Overlay {
             .id(egui::Id::unique("tutti-overlay"))
             .default_pos([8.0, 8.0])
             .default_width(330.0)
-            .default_height(ctx.content_rect().height() - 24.0)
+            .max_height(ctx.content_rect().height() - 24.0)
             .resizable(true)
             .collapsible(true)
             .frame(
-                egui::Frame::window(&ctx.global_style()).fill(egui::Color32::from_black_alpha(200)),
+                egui::Frame::window(&ctx.global_style())
+                    .fill(egui::Color32::from_black_alpha(210))
+                    .shadow(egui::epaint::Shadow::NONE),
             )
             .show(ctx, |ui| {
                 egui::ScrollArea::vertical().show(ui, |ui| {
                     self.header(ui, frame, controls);
                     section(ui, "Frame time", true, |ui| self.frame_plot(ui));
                     section(ui, "GPU passes", true, |ui| gpu_panel(ui, frame.gpu));
-                    section(ui, "Job system", true, |ui| {
+                    section(ui, "Job system", false, |ui| {
                         jobs_panel(ui, frame, controls.profile)
                     });
-                    section(ui, "Scene", true, |ui| scene_panel(ui, frame));
+                    section(ui, "Scene", false, |ui| scene_panel(ui, frame));
                     for (title, rows) in frame.figures {
                         ui.collapsing(*title, |ui| rows_grid(ui, title, rows));
                     }
@@ -210,6 +212,14 @@ impl Overlay {
             .x_axis_label("s")
             .y_axis_label("ms")
             .show(ui, |p| {
+                // Fixed window: the last 10 s, from 0 to just above the largest time shown.
+                let top = self
+                    .history
+                    .iter()
+                    .map(|h| h.1.max(h.2.unwrap_or(0.0)))
+                    .fold(1.0, f64::max);
+                p.set_plot_bounds_x(-HISTORY_S..=0.0);
+                p.set_plot_bounds_y(0.0..=top * 1.15);
                 p.line(egui_plot::Line::new("CPU", cpu));
                 if !gpu.is_empty() {
                     p.line(egui_plot::Line::new("GPU", gpu));

@@ -178,7 +178,12 @@ impl SceneWindow {
         let egui_renderer = egui_wgpu::Renderer::new(
             &ctx.device,
             overlay_format,
-            egui_wgpu::RendererOptions::default(),
+            // No dithering: the overlay is flat colours and text, and the noise costs a
+            // software rasteriser a good part of the overlay's time.
+            egui_wgpu::RendererOptions {
+                dithering: false,
+                ..Default::default()
+            },
         );
         let stats = LiveStats::new(renderer.context(), renderer.scene());
         let controls = Controls {
@@ -423,22 +428,69 @@ impl SceneWindow {
 
         // The overlay, in its own scope.
         let before = self.controls.clone();
-        let mut egui_buffers = Vec::new();
-        if self.overlay.visible {
+        let overlay = if self.overlay.visible {
+            Some(self.prepare_overlay(ctx, &mut encoder, time, jobs))
+        } else {
+            None
+        };
+        if let Some(o) = &overlay {
             let overlay_view = frame.texture.create_view(&wgpu::TextureViewDescriptor {
                 format: Some(self.overlay_format),
                 ..Default::default()
             });
-            egui_buffers = self.draw_overlay(ctx, &mut encoder, &overlay_view, time, jobs)?;
+            self.paint_overlay(&mut encoder, &overlay_view, o, true)?;
         }
-        let capture = self
-            .screenshot_next
-            .take()
-            .map(|path| Capture::encode(ctx, &mut encoder, &frame.texture, path))
-            .transpose()?;
+        let capture = match self.screenshot_next.take() {
+            None => None,
+            Some(path)
+                if frame
+                    .texture
+                    .usage()
+                    .contains(wgpu::TextureUsages::COPY_SRC) =>
+            {
+                Some(Capture::encode(ctx, &mut encoder, &frame.texture, path)?)
+            }
+            // The surface cannot be copied from (GL): draw the same frame once more into a
+            // texture that can, and capture that.
+            Some(path) => {
+                let texture = ctx.device.create_texture(&wgpu::TextureDescriptor {
+                    label: Some("app::capture"),
+                    size: frame.texture.size(),
+                    mip_level_count: 1,
+                    sample_count: 1,
+                    dimension: wgpu::TextureDimension::D2,
+                    format: self.config.format,
+                    usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
+                    view_formats: &[self.overlay_format],
+                });
+                let capture_view = texture.create_view(&Default::default());
+                let views: Vec<&wgpu::TextureView> = self
+                    .hidden
+                    .iter()
+                    .map(|h| h.as_ref().map_or(&capture_view, |h| &h.view))
+                    .collect();
+                self.renderer
+                    .record_with(&prepared, &mut encoder, &views, None)?;
+                if let Some(o) = &overlay {
+                    let overlay_view = texture.create_view(&wgpu::TextureViewDescriptor {
+                        format: Some(self.overlay_format),
+                        ..Default::default()
+                    });
+                    self.paint_overlay(&mut encoder, &overlay_view, o, false)?;
+                }
+                Some(Capture::encode(ctx, &mut encoder, &texture, path)?)
+            }
+        };
+        let (egui_buffers, egui_free) = match overlay {
+            Some(o) => (o.buffers, o.free),
+            None => (Vec::new(), Vec::new()),
+        };
         self.scopes.resolve(&mut encoder);
         ctx.queue
             .submit(egui_buffers.into_iter().chain([encoder.finish()]));
+        for id in &egui_free {
+            self.egui_renderer.free_texture(id);
+        }
         self.stats.after_submit();
         self.scopes.end_frame();
         self.last_cpu_ms = start.elapsed().as_secs_f64() * 1e3;
@@ -468,14 +520,14 @@ impl SceneWindow {
         Ok(result)
     }
 
-    fn draw_overlay(
+    /// Run the overlay's UI for this frame and upload what it draws.
+    fn prepare_overlay(
         &mut self,
         ctx: &GpuContext,
         encoder: &mut wgpu::CommandEncoder,
-        view: &wgpu::TextureView,
         time: f32,
         jobs: &MetricsSnapshot,
-    ) -> Result<Vec<wgpu::CommandBuffer>, AppError> {
+    ) -> OverlayPaint {
         let targets: Vec<(String, u32, u32)> = self
             .renderer
             .targets()
@@ -539,6 +591,23 @@ impl SceneWindow {
             &primitives,
             &screen,
         );
+        OverlayPaint {
+            primitives,
+            screen,
+            buffers,
+            free: textures.free.drain().collect(),
+        }
+    }
+
+    /// Paint the prepared overlay over `view` (in its own GPU scope when `timed`).
+    fn paint_overlay(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        view: &wgpu::TextureView,
+        paint: &OverlayPaint,
+        timed: bool,
+    ) -> Result<(), AppError> {
+        let (primitives, screen) = (&paint.primitives, &paint.screen);
         let renderer = &self.egui_renderer;
         let mut body = |e: &mut wgpu::CommandEncoder| {
             let pass = e.begin_render_pass(&wgpu::RenderPassDescriptor {
@@ -557,17 +626,14 @@ impl SceneWindow {
                 occlusion_query_set: None,
                 multiview_mask: None,
             });
-            renderer.render(&mut pass.forget_lifetime(), &primitives, &screen);
+            renderer.render(&mut pass.forget_lifetime(), primitives, screen);
             Ok(())
         };
-        match self.scopes.scopes() {
+        match self.scopes.scopes().filter(|_| timed) {
             Some(s) => s.scope("overlay", encoder, &mut body)?,
             None => body(encoder)?,
         }
-        for id in textures.free.drain() {
-            self.egui_renderer.free_texture(&id);
-        }
-        Ok(buffers)
+        Ok(())
     }
 
     /// Apply what the overlay changed; returns a new job profile for the app to apply.
@@ -655,6 +721,16 @@ fn pick_present_mode(modes: &[wgpu::PresentMode], vsync: bool) -> wgpu::PresentM
         .copied()
         .find(|m| modes.contains(m))
         .unwrap_or(Fifo)
+}
+
+/// The overlay of one frame, ready to paint.
+struct OverlayPaint {
+    primitives: Vec<egui::ClippedPrimitive>,
+    screen: egui_wgpu::ScreenDescriptor,
+    /// egui's buffer uploads, submitted before the frame.
+    buffers: Vec<wgpu::CommandBuffer>,
+    /// Textures to free once painted.
+    free: Vec<egui::TextureId>,
 }
 
 /// A copy of the window's frame on its way to a PNG file.
