@@ -172,6 +172,23 @@ struct BenchAll {
 
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// The desktop app's overlay: GPU and CPU frame time of the default scene with and without
+    /// the overlay, in one run (two windows on one adapter), and the overlay's own GPU scope.
+    /// Needs a display (e.g. `xvfb-run`).
+    App {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Frames per window (default 120; 30 with --quick).
+        #[arg(long)]
+        frames: Option<u64>,
+        /// Fewer frames.
+        #[arg(long)]
+        quick: bool,
+        /// Adapters: the first one that can present is measured.
+        #[arg(long, default_value = "default")]
+        adapters: AdapterSpec,
+    },
     /// Offscreen batch throughput: sequential loop vs pipelined scheduler, each adapter alone and
     /// all together.
     Offscreen {
@@ -466,6 +483,20 @@ fn bench(
     all: BenchAll,
     (profile, workers): (Option<Profile>, Option<usize>),
 ) -> Result<ExitCode> {
+    if let Some(BenchCommand::App {
+        json,
+        frames,
+        quick,
+        adapters,
+    }) = command
+    {
+        return bench_app(
+            json,
+            frames.unwrap_or(if quick { 30 } else { 120 }),
+            adapters,
+            (profile, workers),
+        );
+    }
     let scale = |quick: bool| if quick { Scale::Quick } else { Scale::Full };
     let mut options = BenchOptions {
         jobs_threads: executor(profile, workers.or(Some(2)))?.workers(),
@@ -513,6 +544,7 @@ fn bench(
             options.lod_skinning = skinning;
             (vec![Family::Lod], true, json)
         }
+        Some(BenchCommand::App { .. }) => unreachable!("handled above"),
         Some(BenchCommand::Gpu {
             json,
             quick,
@@ -692,6 +724,47 @@ fn render(
     Ok(ExitCode::FAILURE)
 }
 
+#[cfg(feature = "app")]
+fn bench_app(
+    json: bool,
+    frames: u64,
+    adapters: AdapterSpec,
+    (profile, workers): (Option<Profile>, Option<usize>),
+) -> Result<ExitCode> {
+    if let Err(e) = tutti::app::display_available() {
+        eprintln!("error: {e}");
+        return Ok(ExitCode::FAILURE);
+    }
+    let mut executor = executor_config_from_env()?;
+    if let Some(p) = profile {
+        executor.profile = p;
+    }
+    if let Some(w) = workers {
+        executor.workers = Some(w);
+    }
+    let r = tutti::app::bench::run_bench(&tutti::app::bench::AppBenchConfig {
+        frames: frames.max(1),
+        adapters,
+        executor,
+    })?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+    } else {
+        println!("{r}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(not(feature = "app"))]
+fn bench_app(
+    _: bool,
+    _: u64,
+    _: AdapterSpec,
+    _: (Option<Profile>, Option<usize>),
+) -> Result<ExitCode> {
+    bail!("this tutti was built without the `app` feature; `tutti bench app` needs it")
+}
+
 fn parse_on_off(s: &str) -> Result<bool, String> {
     match s.trim().to_ascii_lowercase().as_str() {
         "on" | "true" | "yes" => Ok(true),
@@ -754,6 +827,7 @@ fn run_app(
         overlay: !flags.no_overlay,
         executor,
         resize_script,
+        ..AppOptions::default()
     };
     match tutti::app::run(options) {
         Ok(summary) => {

@@ -11,6 +11,7 @@
 //! The event loop owns the thread it runs on (the main thread on most platforms), and winit
 //! allows one per process.
 
+pub mod bench;
 pub mod camera;
 pub mod clock;
 pub mod overlay;
@@ -56,6 +57,12 @@ pub struct AppOptions {
     pub overlay: bool,
     /// The job executor.
     pub executor: ExecutorConfig,
+    /// Scenes (by index) whose windows start without the overlay, whatever `overlay` says.
+    pub overlay_off: Vec<usize>,
+    /// Every window on the first adapter that can present (instead of spreading them).
+    pub one_adapter: bool,
+    /// Keep every frame's CPU and GPU times in the summary (benchmarks).
+    pub record_samples: bool,
     /// Window resizes to send through the event loop, each at a pacing tick (for tests and
     /// automation: a zero size is what minimising gives).
     pub resize_script: Vec<ResizeStep>,
@@ -108,6 +115,9 @@ impl Default for AppOptions {
             overlay: true,
             executor: ExecutorConfig::default(),
             resize_script: Vec::new(),
+            overlay_off: Vec::new(),
+            one_adapter: false,
+            record_samples: false,
         }
     }
 }
@@ -197,6 +207,12 @@ pub struct WindowSummary {
     pub gpu_ms: Option<f64>,
     /// Mean GPU time of the overlay's scope, ms (none without timestamps or overlay).
     pub overlay_gpu_ms: Option<f64>,
+    /// Whether the overlay was shown at the end.
+    pub overlay: bool,
+    /// With [`AppOptions::record_samples`]: every frame's CPU time, ms.
+    pub cpu_samples: Vec<f64>,
+    /// With [`AppOptions::record_samples`]: every timed frame's (GPU frame ms, overlay ms).
+    pub gpu_samples: Vec<(f64, Option<f64>)>,
 }
 
 /// Whether this process can reach a window system (checked before winit is asked).
@@ -225,7 +241,7 @@ pub fn run(options: AppOptions) -> Result<AppSummary, AppError> {
             reason: e.to_string(),
         })?;
     let proxy = event_loop.create_proxy();
-    let executor = Executor::new(options.executor.clone())?;
+    let executor = Executor::new(options.executor)?;
     let mut app = App {
         options,
         executor,
@@ -323,7 +339,11 @@ impl App {
                         .join(", "),
                 });
             }
-            let device = presentable[i % presentable.len()];
+            let device = if self.options.one_adapter {
+                presentable[0]
+            } else {
+                presentable[i % presentable.len()]
+            };
             let ctx = &self.devices[device];
             let info = ctx.info();
             window.set_title(&format!(
@@ -343,9 +363,12 @@ impl App {
                 } else {
                     TimeMode::Wall
                 },
-                self.options.overlay,
+                self.options.overlay && !self.options.overlay_off.contains(&i),
             )?;
             sw.set_profile(self.options.executor.profile);
+            if self.options.record_samples {
+                sw.record_samples();
+            }
             tracing::info!("scene {name} on {}", ctx.label);
             let n = names.entry(name.clone()).or_default();
             *n += 1;
@@ -359,6 +382,9 @@ impl App {
                 cpu_ms: 0.0,
                 gpu_ms: None,
                 overlay_gpu_ms: None,
+                overlay: false,
+                cpu_samples: Vec::new(),
+                gpu_samples: Vec::new(),
             });
             self.windows.insert(id, sw);
         }
@@ -397,6 +423,8 @@ impl App {
             s.cpu_ms = self.cpu_sums.get(&id).copied().unwrap_or(0.0) / w.frames.max(1) as f64;
             s.gpu_ms = w.gpu_frame_ms();
             s.overlay_gpu_ms = w.overlay_gpu_ms();
+            s.overlay = w.overlay_visible();
+            s.gpu_samples = w.gpu_samples().to_vec();
         }
         if self.windows.is_empty() {
             event_loop.exit();
@@ -430,6 +458,11 @@ impl App {
         match w.draw(ctx, &self.executor, &jobs) {
             Ok(r) => {
                 *self.cpu_sums.entry(id).or_default() += w.cpu_frame_ms();
+                if self.options.record_samples
+                    && let Some(i) = index
+                {
+                    self.summary.windows[i].cpu_samples.push(w.cpu_frame_ms());
+                }
                 if let (Some(path), Some(i)) = (r.screenshot, index) {
                     tracing::info!("screenshot {}", path.display());
                     self.summary.windows[i].screenshots.push(path);
@@ -450,9 +483,9 @@ impl App {
     fn set_profile(&mut self, profile: crate::jobs::Profile) {
         let config = ExecutorConfig {
             profile,
-            ..self.options.executor.clone()
+            ..self.options.executor
         };
-        match Executor::new(config.clone()) {
+        match Executor::new(config) {
             Ok(exec) => {
                 tracing::info!("job profile {profile}: {} workers", exec.workers());
                 self.executor = exec;

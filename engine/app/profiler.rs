@@ -46,6 +46,8 @@ pub struct GpuScopes {
     history: BTreeMap<String, (usize, Vec<f64>)>,
     /// GPU time of the newest finished frame, ms: first scope start to last scope end.
     last_frame_ms: Option<f64>,
+    /// Every finished frame's (GPU frame ms, overlay scope ms), when recording (benchmarks).
+    samples: Option<Vec<(f64, Option<f64>)>>,
 }
 
 impl GpuScopes {
@@ -72,7 +74,18 @@ impl GpuScopes {
             period: ctx.queue.get_timestamp_period(),
             history: BTreeMap::new(),
             last_frame_ms: None,
+            samples: None,
         }
+    }
+
+    /// Keep every finished frame's GPU time and overlay time ([`Self::samples`]).
+    pub fn record_samples(&mut self) {
+        self.samples.get_or_insert_with(Vec::new);
+    }
+
+    /// Every finished frame's (GPU frame ms, overlay scope ms) since [`Self::record_samples`].
+    pub fn samples(&self) -> &[(f64, Option<f64>)] {
+        self.samples.as_deref().unwrap_or(&[])
     }
 
     /// Why there are no GPU times, if there are none.
@@ -106,7 +119,16 @@ impl GpuScopes {
                 collect(r, &mut self.history, &mut span);
             }
             if let Some((a, b)) = span {
-                self.last_frame_ms = Some((b - a) * 1e3);
+                let ms = (b - a) * 1e3;
+                self.last_frame_ms = Some(ms);
+                if let Some(samples) = &mut self.samples {
+                    let overlay = results
+                        .iter()
+                        .find(|r| r.label == "overlay")
+                        .and_then(|r| r.time.as_ref())
+                        .map(|t| (t.end - t.start) * 1e3);
+                    samples.push((ms, overlay));
+                }
             }
         }
     }

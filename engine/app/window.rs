@@ -688,6 +688,21 @@ impl SceneWindow {
     pub fn cpu_frame_ms(&self) -> f64 {
         self.last_cpu_ms
     }
+
+    /// Keep every frame's GPU times (benchmarks).
+    pub fn record_samples(&mut self) {
+        self.scopes.record_samples();
+    }
+
+    /// Every timed frame's (GPU frame ms, overlay scope ms).
+    pub fn gpu_samples(&self) -> &[(f64, Option<f64>)] {
+        self.scopes.samples()
+    }
+
+    /// Whether the overlay is shown.
+    pub fn overlay_visible(&self) -> bool {
+        self.overlay.visible
+    }
 }
 
 fn environment_rows(e: EnvironmentFrame) -> Vec<(String, String)> {
