@@ -177,3 +177,126 @@ fn the_engine_renders_what_the_renderer_renders() {
     assert!(err.to_string().contains("outside"), "{err}");
     assert!(engine.metrics().completed > 0, "the frame ran as jobs");
 }
+
+/// Records the labels of the scopes it is asked to open.
+#[derive(Default)]
+struct Labels(std::sync::Mutex<Vec<String>>);
+
+impl tutti::render::PassScopes for Labels {
+    fn scope(
+        &self,
+        label: &str,
+        encoder: &mut wgpu::CommandEncoder,
+        body: &mut tutti::render::ScopeBody<'_>,
+    ) -> Result<(), RenderError> {
+        self.0.lock().expect("labels").push(label.to_string());
+        body(encoder)
+    }
+}
+
+#[test]
+fn live_stats_match_the_blocking_readback_and_follow_the_avatar_count_and_scopes_name_each_pass() {
+    let Some(ctx) = lavapipe() else {
+        return;
+    };
+    let world = Arc::new(
+        default_scene(&AssetLibrary::new())
+            .expect("default scene")
+            .world(),
+    );
+    let exec = Executor::with_workers(2).expect("executor");
+    let mut host = HostRenderer::new(
+        &ctx.adapter,
+        &ctx.device,
+        &ctx.queue,
+        COLOR_FORMAT,
+        world.clone(),
+    )
+    .expect("fits");
+    let avatars = world.avatars.len() as u32;
+    let textures: Vec<wgpu::Texture> = host
+        .targets()
+        .iter()
+        .map(|t| {
+            ctx.device.create_texture(&wgpu::TextureDescriptor {
+                label: None,
+                size: wgpu::Extent3d {
+                    width: t.width,
+                    height: t.height,
+                    depth_or_array_layers: 1,
+                },
+                mip_level_count: 1,
+                sample_count: 1,
+                dimension: wgpu::TextureDimension::D2,
+                format: COLOR_FORMAT,
+                usage: wgpu::TextureUsages::RENDER_ATTACHMENT,
+                view_formats: &[],
+            })
+        })
+        .collect();
+    let views: Vec<wgpu::TextureView> = textures
+        .iter()
+        .map(|t| t.create_view(&Default::default()))
+        .collect();
+    let refs: Vec<&wgpu::TextureView> = views.iter().collect();
+    let mut live = tutti::render::LiveStats::new(host.context(), host.scene());
+    for count in [avatars, 3, 0] {
+        host.set_avatar_count(count);
+        assert_eq!(host.scene().avatar_count(), count.min(avatars));
+        let labels = Labels::default();
+        let mut sampled = 0;
+        // Frames until one of this count's frames is read back (the ring never blocks).
+        for _ in 0..20 {
+            let prepared = host.prepare(&exec, 0.5).expect("prepares");
+            let mut encoder = ctx.device.create_command_encoder(&Default::default());
+            host.record_with(&prepared, &mut encoder, &refs, Some(&labels))
+                .expect("records");
+            if live.encode(&mut encoder, host.scene()) {
+                sampled += 1;
+            }
+            ctx.queue.submit([encoder.finish()]);
+            live.after_submit();
+            ctx.device
+                .poll(wgpu::PollType::wait_indefinitely())
+                .expect("polls");
+            if sampled >= 2 {
+                break;
+            }
+        }
+        let (_, stats) = live.latest(host.scene()).expect("stats read back");
+        let stats = stats.to_vec();
+        for (t, s) in stats.iter().enumerate() {
+            // The CPU side: the blocking readback of the same (last) frame's choices.
+            let choices = host
+                .scene()
+                .read_lod_choices(&ctx, t)
+                .expect("reads choices");
+            let mut histogram = [0u32; tutti::render::MAX_LODS];
+            for level in choices.iter().flatten() {
+                histogram[*level as usize] += 1;
+            }
+            assert_eq!(
+                s.lod_histogram, histogram,
+                "target {t} with {count} avatars"
+            );
+            assert_eq!(s.visible() + s.culled, count.min(avatars), "target {t}");
+        }
+        if count == 0 {
+            assert!(stats.iter().all(|s| s.visible() == 0 && s.triangles == 0));
+        }
+        // One scope per group of passes, in recording order, per frame.
+        let labels = labels.0.lock().expect("labels").clone();
+        let names: Vec<&str> = host.targets().iter().map(|t| t.name.as_str()).collect();
+        let mut frame = Vec::new();
+        for n in &names {
+            frame.push(format!("cull+lod {n}"));
+        }
+        frame.push("skin".into());
+        for n in &names {
+            frame.push(format!("raster {n}"));
+        }
+        assert_eq!(labels[..frame.len()], frame[..], "{labels:?}");
+        assert_eq!(labels.len() % frame.len(), 0);
+    }
+    ctx.check().expect("no device error");
+}

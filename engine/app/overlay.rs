@@ -406,7 +406,11 @@ mod tests {
             o.push_times(f64::from(i) / 60.0, 1.0, Some(0.5));
         }
         // 10 s at 60 frames/s (the frame exactly 10 s old may round either way).
-        assert!((600..=601).contains(&o.history_len()), "{}", o.history_len());
+        assert!(
+            (600..=601).contains(&o.history_len()),
+            "{}",
+            o.history_len()
+        );
         o.push_times(100.0, 1.0, None);
         assert_eq!(o.history_len(), 1);
     }
