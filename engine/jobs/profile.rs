@@ -25,6 +25,17 @@ pub enum Profile {
 }
 
 impl Profile {
+    /// The profile's name, as `--profile` takes it (`"performance"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Conservative => "conservative",
+            Profile::Balanced => "balanced",
+            Profile::Performance => "performance",
+            Profile::Maximum => "maximum",
+            Profile::Adaptive => "adaptive",
+        }
+    }
+
     /// Worker count on a machine with `cores` cores.
     pub fn workers(self, cores: usize) -> usize {
         let cores = cores.max(1);
@@ -69,6 +80,12 @@ pub enum ExecutorError {
         /// rayon's message.
         reason: String,
     },
+}
+
+impl std::fmt::Display for Profile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 impl FromStr for Profile {
@@ -136,6 +153,16 @@ mod tests {
     #[test]
     fn profiles_and_worker_counts_parse_with_messages_that_say_what_to_write() {
         assert_eq!(" Adaptive ".parse::<Profile>(), Ok(Profile::Adaptive));
+        for p in [
+            Profile::Conservative,
+            Profile::Balanced,
+            Profile::Performance,
+            Profile::Maximum,
+            Profile::Adaptive,
+        ] {
+            assert_eq!(p.name().parse::<Profile>(), Ok(p));
+            assert_eq!(serde_json::to_value(p).ok(), Some(p.name().into()));
+        }
         let e = "turbo".parse::<Profile>().unwrap_err();
         assert_eq!(
             e.to_string(),
