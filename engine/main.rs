@@ -72,6 +72,10 @@ enum Command {
         /// Write a JSON report (and an SVG throughput chart beside it).
         #[arg(long)]
         report: Option<PathBuf>,
+        /// Serve live metrics for Prometheus at http://ADDR/metrics while the batch runs
+        /// (e.g. 127.0.0.1:9464; only this address is bound).
+        #[arg(long, value_name = "ADDR")]
+        metrics_addr: Option<std::net::SocketAddr>,
     },
     /// Export the procedural humanoid avatar as a glTF 2.0 binary.
     Avatar {
@@ -336,6 +340,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             resume,
             shard,
             report,
+            metrics_addr,
         } => {
             if !offscreen {
                 bail!("the window mode is not built yet; pass --offscreen to render PNG files");
@@ -356,8 +361,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 progress: true,
                 executor: Some(executor(profile, workers)?),
                 faults: faults_from_env()?,
+                telemetry: metrics_addr.map(|_| Default::default()),
             };
-            render(&scenes, &options, &adapters, report.as_deref())
+            render(
+                &scenes,
+                &options,
+                &adapters,
+                report.as_deref(),
+                metrics_addr,
+            )
         }
         Command::Avatar { out, detail } => {
             let asset = procedural::humanoid(detail);
@@ -548,7 +560,17 @@ fn render(
     options: &OffscreenOptions,
     spec: &AdapterSpec,
     report_path: Option<&Path>,
+    metrics_addr: Option<std::net::SocketAddr>,
 ) -> Result<ExitCode> {
+    // Bound first, so that a port in use fails before any work.
+    let metrics = match (metrics_addr, &options.telemetry) {
+        (Some(addr), Some(telemetry)) => {
+            let server = tutti::telemetry::serve_prometheus(addr, telemetry.clone())?;
+            tracing::info!("serving metrics at http://{}/metrics", server.addr());
+            Some(server)
+        }
+        _ => None,
+    };
     let library = AssetLibrary::new();
     let scenes = load_scenes(scene_paths, &library)?;
     let devices = open_devices(spec)?;
@@ -556,6 +578,9 @@ fn render(
         tracing::info!("rendering on {}", d.label);
     }
     let report = render_offscreen(&devices, &scenes, options)?;
+    if let Some(server) = metrics {
+        server.stop();
+    }
     for a in &report.adapters {
         let state = match &a.retired {
             Some(reason) => format!(" (retired: {reason})"),
