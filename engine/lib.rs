@@ -13,7 +13,7 @@
 //!  5  render                                           passes, pipelines, SceneRenderer, HostRenderer
 //!  4  scene                                            scene files, World, FrameGraph (jobs per frame)
 //!  3  anim · env                                       clip sampling, bounds · sun and sky, on plain inputs
-//!  2  assets                                           glTF import, meshes, LOD chains, procedural avatars
+//!  2  assets · telemetry                               glTF import, meshes, LOD chains · live metrics
 //!  1  jobs · gpu                                       executor on rayon · adapters, devices, readback
 //! ```
 //!
@@ -143,6 +143,7 @@ pub mod jobs;
 pub mod offscreen;
 pub mod render;
 pub mod scene;
+pub mod telemetry;
 
 pub use assets::{Asset, AssetLibrary, AssetRef};
 pub use engine::{Engine, EngineError, EngineOptions};

@@ -72,6 +72,10 @@ enum Command {
         /// Write a JSON report (and an SVG throughput chart beside it).
         #[arg(long)]
         report: Option<PathBuf>,
+        /// Serve live metrics for Prometheus at http://ADDR/metrics while the batch runs
+        /// (e.g. 127.0.0.1:9464; only this address is bound).
+        #[arg(long, value_name = "ADDR")]
+        metrics_addr: Option<std::net::SocketAddr>,
     },
     /// Open scenes in windows (one per scene, spread across the adapters that can present),
     /// with an overlay of live metrics. With no scene, opens the built-in default scene.
@@ -104,6 +108,10 @@ enum Command {
         /// Start with the overlay hidden (F1 shows it).
         #[arg(long)]
         no_overlay: bool,
+        /// Serve the app's metrics (frames and frame times per adapter, job system) for
+        /// Prometheus at http://ADDR/metrics while it runs, e.g. 127.0.0.1:9464.
+        #[arg(long)]
+        metrics_addr: Option<std::net::SocketAddr>,
         /// Resize every window at a pacing tick, TICK:WxH (repeatable; 0x0 is what minimising
         /// gives). For tests and automation.
         #[arg(long, hide = true)]
@@ -389,6 +397,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             resume,
             shard,
             report,
+            metrics_addr,
         } => {
             if !offscreen {
                 bail!(
@@ -411,8 +420,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 progress: true,
                 executor: Some(executor(profile, workers)?),
                 faults: faults_from_env()?,
+                telemetry: metrics_addr.map(|_| Default::default()),
             };
-            render(&scenes, &options, &adapters, report.as_deref())
+            render(
+                &scenes,
+                &options,
+                &adapters,
+                report.as_deref(),
+                metrics_addr,
+            )
         }
         Command::Run {
             scenes,
@@ -423,6 +439,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             exit_after_frames,
             screenshot,
             no_overlay,
+            metrics_addr,
             resize_at,
         } => run_app(
             &scenes,
@@ -434,6 +451,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 exit_after_frames,
                 screenshot,
                 no_overlay,
+                metrics_addr,
                 resize_at,
             },
             (profile, workers),
@@ -642,7 +660,17 @@ fn render(
     options: &OffscreenOptions,
     spec: &AdapterSpec,
     report_path: Option<&Path>,
+    metrics_addr: Option<std::net::SocketAddr>,
 ) -> Result<ExitCode> {
+    // Bound first, so that a port in use fails before any work.
+    let metrics = match (metrics_addr, &options.telemetry) {
+        (Some(addr), Some(telemetry)) => {
+            let server = tutti::telemetry::serve_prometheus(addr, telemetry.clone())?;
+            tracing::info!("serving metrics at http://{}/metrics", server.addr());
+            Some(server)
+        }
+        _ => None,
+    };
     let library = AssetLibrary::new();
     let scenes = load_scenes(scene_paths, &library)?;
     let devices = open_devices(spec)?;
@@ -650,6 +678,9 @@ fn render(
         tracing::info!("rendering on {}", d.label);
     }
     let report = render_offscreen(&devices, &scenes, options)?;
+    if let Some(server) = metrics {
+        server.stop();
+    }
     for a in &report.adapters {
         let state = match &a.retired {
             Some(reason) => format!(" (retired: {reason})"),
@@ -782,6 +813,7 @@ struct RunFlags {
     exit_after_frames: Option<u64>,
     screenshot: Option<PathBuf>,
     no_overlay: bool,
+    metrics_addr: Option<std::net::SocketAddr>,
     resize_at: Vec<String>,
 }
 
@@ -829,6 +861,14 @@ fn run_app(
         resize_script,
         ..AppOptions::default()
     };
+    let _server = flags
+        .metrics_addr
+        .map(|addr| {
+            let server = tutti::telemetry::serve_prometheus(addr, options.telemetry.clone())?;
+            tracing::info!("metrics at http://{}/metrics", server.addr());
+            anyhow::Ok(server)
+        })
+        .transpose()?;
     match tutti::app::run(options) {
         Ok(summary) => {
             for w in &summary.windows {

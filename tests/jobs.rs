@@ -487,6 +487,52 @@ fn reports_and_live_metrics() {
     assert_eq!(m.queued, [0; 4]);
 }
 
+/// Background jobs made ready while the only worker runs a 60 ms critical job wait at least
+/// that long: the live p99 start latency of their priority shows it, the critical job (which
+/// started inline the moment it was ready) does not, and the profile is the configured one.
+#[test]
+fn live_metrics_show_p99_start_latency_per_priority_and_the_profile() {
+    use tutti::jobs::{ExecutorConfig, Profile};
+    const HOLD: Duration = Duration::from_millis(60);
+    let exec = Executor::new(ExecutorConfig {
+        profile: Profile::Balanced,
+        workers: Some(1),
+    })
+    .expect("executor");
+    let before = exec.metrics();
+    assert_eq!(before.profile, Profile::Balanced);
+    assert_eq!(before.profile.name(), "balanced");
+    assert_eq!(before.start_latency_p99_s, [None; 4]);
+    let mut g = GraphBuilder::new();
+    let gate = g.add("gate", Priority::Normal, |_| Ok(()));
+    let hold = g.add("hold", Priority::Critical, |_| {
+        std::thread::sleep(HOLD);
+        Ok(())
+    });
+    g.depends(hold, gate);
+    for i in 0..20 {
+        let j = g.add(format!("late{i}"), Priority::Background, |_| Ok(()));
+        g.depends(j, gate);
+    }
+    assert!(exec.run(&g.build().expect("graph")).ok());
+    let m = exec.metrics();
+    assert_eq!(m.first_starts, [20, 1, 0, 1]);
+    let background = m.start_latency_p99_s[Priority::Background as usize].expect("background");
+    assert!(
+        background >= HOLD.as_secs_f64(),
+        "background p99 start latency {background} s, expected at least {HOLD:?}"
+    );
+    let critical = m.start_latency_p99_s[Priority::Critical as usize].expect("critical");
+    assert!(critical < HOLD.as_secs_f64() / 2.0, "critical {critical} s");
+    assert_eq!(m.start_latency_p99_s[Priority::High as usize], None);
+    // The snapshot serialises the profile by name and the latencies per priority.
+    let json = serde_json::to_value(&m).expect("json");
+    assert_eq!(json["profile"], "balanced");
+    assert_eq!(json["start_latency_p99_s"][2], serde_json::Value::Null);
+    // The rolling rate counts only the jobs between the two snapshots.
+    assert!((m.rate_since(&before) - 22.0 / (m.uptime_s - before.uptime_s)).abs() < 1e-6);
+}
+
 #[test]
 fn a_pipeline_under_backpressure_never_holds_more_than_its_bounds() {
     use tutti::jobs::pipeline::{Order, PipelineBuilder};

@@ -1,9 +1,9 @@
 //! The layering rule of `ARCHITECTURE.md`, checked on every `.rs` file under `engine/`.
 //!
-//! Floors, from the bottom: (1) `jobs`, `gpu`; (2) `assets`; (3) `anim`, `env`, `audio`;
-//! (4) `scene`; (5) `render`; (6) `offscreen`, `overlay`; (7) `engine`, `bench` and `app` (the
-//! desktop app writes screenshots with the offscreen writer), the facades that gather every way
-//! in; (8) `main.rs`. A
+//! Floors, from the bottom: (1) `jobs`, `gpu`; (2) `assets`, `telemetry`; (3) `anim`, `env`,
+//! `audio`; (4) `scene`; (5) `render`; (6) `offscreen`, `overlay`; (7) `engine`, `bench` and `app`
+//! (the desktop app writes screenshots with the offscreen writer), the facades that gather every
+//! way in; (8) `main.rs`. A
 //! module may use its own items and those of modules on lower floors, never a module on its own
 //! floor or above. Inside `engine/render/`, the pass files (`animate`, `avatar`, `cull_lod`,
 //! `ground`, `skin`) do not use one another: what two passes share lives in a common module.
@@ -28,6 +28,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("jobs", 1),
     ("gpu", 1),
     ("assets", 2),
+    ("telemetry", 2),
     ("anim", 3),
     ("env", 3),
     ("audio", 3),

@@ -22,6 +22,7 @@ use crate::gpu::{AdapterSpec, Discovery, GpuContext, GpuError};
 use crate::jobs::{Executor, ExecutorConfig, ExecutorError};
 use crate::render::RenderError;
 use crate::scene::LoadedScene;
+use crate::telemetry::Telemetry;
 use clock::TimeMode;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -63,6 +64,10 @@ pub struct AppOptions {
     pub one_adapter: bool,
     /// Keep every frame's CPU and GPU times in the summary (benchmarks).
     pub record_samples: bool,
+    /// The metrics model the app feeds (frames and CPU/GPU frame time per adapter, and the
+    /// executor's counters, which the overlay reads from it); serve it with
+    /// [`crate::telemetry::serve_prometheus`] for the same figures headless tools see.
+    pub telemetry: Arc<Telemetry>,
     /// Window resizes to send through the event loop, each at a pacing tick (for tests and
     /// automation: a zero size is what minimising gives).
     pub resize_script: Vec<ResizeStep>,
@@ -118,6 +123,7 @@ impl Default for AppOptions {
             overlay_off: Vec::new(),
             one_adapter: false,
             record_samples: false,
+            telemetry: Arc::default(),
         }
     }
 }
@@ -242,6 +248,7 @@ pub fn run(options: AppOptions) -> Result<AppSummary, AppError> {
         })?;
     let proxy = event_loop.create_proxy();
     let executor = Executor::new(options.executor)?;
+    options.telemetry.attach_executor(executor.clone());
     let mut app = App {
         options,
         executor,
@@ -292,6 +299,9 @@ impl App {
         }
         let selected = discovery.select(&self.options.adapters)?;
         self.devices = discovery.open(&selected)?;
+        for d in &self.devices {
+            self.options.telemetry.register_adapter(&d.label);
+        }
         let refresh = event_loop
             .primary_monitor()
             .and_then(|m| m.refresh_rate_millihertz())
@@ -453,10 +463,24 @@ impl App {
         if last && let Some(path) = screenshot {
             w.screenshot_next_frame(path);
         }
-        let jobs = self.executor.metrics();
+        // The overlay reads the job system from the one metrics model.
+        let jobs = self
+            .options
+            .telemetry
+            .snapshot()
+            .jobs
+            .unwrap_or_else(|| self.executor.metrics());
         let ctx = &self.devices[w.device];
         match w.draw(ctx, &self.executor, &jobs) {
             Ok(r) => {
+                if r.drawn {
+                    let mut stages =
+                        vec![("cpu_frame", Duration::from_secs_f64(w.cpu_frame_ms() / 1e3))];
+                    if let Some(gpu) = w.gpu_frame_ms() {
+                        stages.push(("gpu_frame", Duration::from_secs_f64(gpu / 1e3)));
+                    }
+                    self.options.telemetry.record_frame(&ctx.label, &stages);
+                }
                 *self.cpu_sums.entry(id).or_default() += w.cpu_frame_ms();
                 if self.options.record_samples
                     && let Some(i) = index
@@ -475,7 +499,10 @@ impl App {
                     self.close(event_loop, id);
                 }
             }
-            Err(e) => self.fail(event_loop, e),
+            Err(e) => {
+                self.options.telemetry.frame_failed(&ctx.label);
+                self.fail(event_loop, e)
+            }
         }
     }
 
@@ -488,6 +515,7 @@ impl App {
         match Executor::new(config) {
             Ok(exec) => {
                 tracing::info!("job profile {profile}: {} workers", exec.workers());
+                self.options.telemetry.attach_executor(exec.clone());
                 self.executor = exec;
                 self.options.executor = config;
                 for w in self.windows.values_mut() {

@@ -136,9 +136,7 @@ impl Overlay {
                     self.header(ui, frame, controls);
                     section(ui, "Frame time", true, |ui| self.frame_plot(ui));
                     section(ui, "GPU passes", true, |ui| gpu_panel(ui, frame.gpu));
-                    section(ui, "Job system", false, |ui| {
-                        jobs_panel(ui, frame, controls.profile)
-                    });
+                    section(ui, "Job system", false, |ui| jobs_panel(ui, frame));
                     section(ui, "Scene", false, |ui| scene_panel(ui, frame));
                     for (title, rows) in frame.figures {
                         ui.collapsing(*title, |ui| rows_grid(ui, title, rows));
@@ -266,11 +264,11 @@ fn gpu_panel(ui: &mut egui::Ui, gpu: &GpuScopes) {
     ui.small("means of the last 30 frames; read back a few frames late, never waited for");
 }
 
-fn jobs_panel(ui: &mut egui::Ui, f: &OverlayFrame<'_>, profile: Profile) {
+fn jobs_panel(ui: &mut egui::Ui, f: &OverlayFrame<'_>) {
     let j = f.jobs;
     let pri = ["background", "normal", "high", "critical"];
     let mut rows = vec![
-        ("profile".to_string(), profile.to_string()),
+        ("profile".to_string(), j.profile.to_string()),
         (
             "workers busy".to_string(),
             format!(
@@ -286,7 +284,7 @@ fn jobs_panel(ui: &mut egui::Ui, f: &OverlayFrame<'_>, profile: Profile) {
             format!(
                 "queued {} · p99 start {}",
                 j.queued[i],
-                fmt_latency(p99_start_latency(j, i))
+                fmt_latency(j.start_latency_p99_s[i])
             ),
         ));
     }
@@ -299,11 +297,6 @@ fn jobs_panel(ui: &mut egui::Ui, f: &OverlayFrame<'_>, profile: Profile) {
         ),
     ));
     rows_grid(ui, "jobs", &rows);
-}
-
-/// p99 start latency of priority `i`, s (the executor's histogram lands with the metrics work).
-fn p99_start_latency(_: &MetricsSnapshot, _: usize) -> Option<f64> {
-    None
 }
 
 fn fmt_latency(s: Option<f64>) -> String {

@@ -26,6 +26,8 @@ pub struct FrameResult {
     pub profile: Option<crate::jobs::Profile>,
     /// A screenshot was written.
     pub screenshot: Option<PathBuf>,
+    /// A frame was drawn and presented (not skipped: minimised, surface busy).
+    pub drawn: bool,
 }
 
 /// What the window does after an input event.
@@ -500,6 +502,7 @@ impl SceneWindow {
             result.screenshot = Some(capture.write(ctx, self.config.format)?);
         }
         ctx.check()?;
+        result.drawn = true;
         self.frames += 1;
         let now = Instant::now();
         self.overlay.push_times(

@@ -181,6 +181,7 @@ pub(crate) struct Inner {
     drainers: AtomicUsize,
     limiter: Option<Limiter>,
     hasher: std::hash::RandomState,
+    profile: Profile,
 }
 
 /// Runs job graphs. Cheap to clone (shared pool).
@@ -233,6 +234,7 @@ impl Executor {
                 drainers: AtomicUsize::new(0),
                 limiter,
                 hasher: std::hash::RandomState::new(),
+                profile: config.profile,
             }),
         })
     }
@@ -258,6 +260,7 @@ impl Executor {
             self.inner.workers,
             self.inner.limit(),
             queued,
+            self.inner.profile,
         )
     }
 
@@ -586,8 +589,19 @@ impl Inner {
         }
         let attempt = slot.attempts.fetch_add(1, Relaxed) + 1;
         let t0 = now.take().unwrap_or_else(|| run.now_ns());
-        let _ = slot.start_ns.compare_exchange(0, t0, Relaxed, Relaxed);
         let counters = self.metrics.local();
+        if slot
+            .start_ns
+            .compare_exchange(0, t0, Relaxed, Relaxed)
+            .is_ok()
+        {
+            // The first attempt: its start latency (ready to start, both stamps taken anyway
+            // for the run report) goes to this worker's histogram, one relaxed increment.
+            let waited = t0.saturating_sub(slot.ready_ns.load(Relaxed));
+            counters
+                .start_latency
+                .record(slot.priority.load(Relaxed), waited);
+        }
         counters.started.fetch_add(1, Relaxed);
         counters.running.fetch_add(1, Relaxed);
         let policy = match job {

@@ -162,6 +162,16 @@ mod tests {
     #[test]
     fn profiles_and_worker_counts_parse_with_messages_that_say_what_to_write() {
         assert_eq!(" Adaptive ".parse::<Profile>(), Ok(Profile::Adaptive));
+        for p in [
+            Profile::Conservative,
+            Profile::Balanced,
+            Profile::Performance,
+            Profile::Maximum,
+            Profile::Adaptive,
+        ] {
+            assert_eq!(p.name().parse::<Profile>(), Ok(p));
+            assert_eq!(serde_json::to_value(p).ok(), Some(p.name().into()));
+        }
         let e = "turbo".parse::<Profile>().unwrap_err();
         assert_eq!(
             e.to_string(),

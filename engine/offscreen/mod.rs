@@ -116,6 +116,8 @@ pub struct AdapterRun {
     pub declined: Vec<Declined>,
     /// Completion time (seconds since start) of each frame, for the throughput chart.
     pub completions: Vec<f64>,
+    /// Summed stage time of this adapter's frames (encode and write: of its frames' files).
+    pub stages: StageTimes,
 }
 
 /// Summed time per pipeline stage, seconds.
@@ -308,6 +310,13 @@ pub fn render_offscreen(
         None => crate::jobs::Executor::new(crate::jobs::ExecutorConfig::default())
             .map_err(OffscreenError::Jobs)?,
     };
+    let telemetry = options.telemetry.as_deref();
+    if let Some(t) = telemetry {
+        t.attach_executor(executor.clone());
+        for d in devices {
+            t.register_adapter(&d.label);
+        }
+    }
     let worlds: Vec<std::sync::Arc<World>> = scenes
         .iter()
         .map(|s| std::sync::Arc::new(s.world()))
@@ -445,6 +454,7 @@ pub fn render_offscreen(
                 encode_panic: options.faults.encode_panic,
                 tokens: (&token_tx, &token_rx),
                 executor: &executor,
+                telemetry: options.telemetry.clone(),
             };
             let tx = tx.clone();
             let shared = &shared;
@@ -476,6 +486,9 @@ pub fn render_offscreen(
         }
         drop(tx);
         let mut remaining: HashMap<WorkItem, usize> = HashMap::new();
+        // Frames counted as failed in the telemetry (a frame whose several files fail counts
+        // once).
+        let mut failed_frames: HashSet<(String, u32, String)> = HashSet::new();
         loop {
             // Wake at least every sync interval, so appended lines reach the disk on time even
             // while no frame completes.
@@ -507,6 +520,18 @@ pub fn render_offscreen(
                     }
                     report.stages.encode_s += entry.encode_ms / 1e3;
                     report.stages.write_s += entry.write_ms / 1e3;
+                    let a = &mut report.adapters[device];
+                    a.stages.encode_s += entry.encode_ms / 1e3;
+                    a.stages.write_s += entry.write_ms / 1e3;
+                    if let Some(t) = telemetry {
+                        t.add_stage_times(
+                            &devices[device].label,
+                            &[
+                                ("encode", seconds(entry.encode_ms)),
+                                ("write", seconds(entry.write_ms)),
+                            ],
+                        );
+                    }
                     report.written.push(entry);
                     let left = remaining
                         .entry(item)
@@ -518,6 +543,9 @@ pub fn render_offscreen(
                         a.frames += 1;
                         a.completions.push(start.elapsed().as_secs_f64());
                         progress.frame_done(device);
+                        if let Some(t) = telemetry {
+                            t.frame_delivered(&devices[device].label);
+                        }
                     }
                 }
                 Event::Rendered {
@@ -530,16 +558,43 @@ pub fn render_offscreen(
                     report.stages.render_s += render_ms / 1e3;
                     report.stages.readback_s += readback_ms / 1e3;
                     report.stages.animate_s += animate_ms / 1e3;
+                    let a = &mut report.adapters[device].stages;
+                    a.render_s += render_ms / 1e3;
+                    a.readback_s += readback_ms / 1e3;
+                    a.animate_s += animate_ms / 1e3;
+                    if let Some(t) = telemetry {
+                        t.add_stage_times(
+                            &devices[device].label,
+                            &[
+                                ("animate", seconds(animate_ms)),
+                                ("render", seconds(render_ms)),
+                                ("readback", seconds(readback_ms)),
+                            ],
+                        );
+                    }
                 }
                 Event::Failed { failure, fatal } => {
                     if fatal {
                         shared.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    if let (Some(t), Some(frame)) = (telemetry, failure.frame)
+                        && failed_frames.insert((
+                            failure.scene.clone(),
+                            frame,
+                            failure.adapter.clone(),
+                        ))
+                    {
+                        t.frame_failed(&failure.adapter);
                     }
                     progress.message(&format!("failed: {failure}"));
                     report.failures.push(failure);
                 }
                 Event::Retired { device, reason } => {
                     progress.message(&format!("retired {}: {reason}", devices[device].label));
+                    if let Some(t) = telemetry {
+                        t.retire(&devices[device].label, &reason);
+                        t.set_queue_depth(&devices[device].label, "frames_in_flight", 0);
+                    }
                     report.adapters[device].retired = Some(reason);
                 }
                 Event::Declined {
@@ -571,6 +626,10 @@ pub fn render_offscreen(
         } else {
             "not rendered: every adapter was retired".to_string()
         };
+        if let Some(t) = telemetry {
+            // No adapter rendered it: counted under the adapter "-", as in the failure list.
+            t.frame_failed("-");
+        }
         report.failures.push(Failure::new(
             &worlds[item.scene],
             Some(item.frame),
@@ -579,4 +638,9 @@ pub fn render_offscreen(
         ));
     }
     Ok(report)
+}
+
+/// Milliseconds as a duration (0 for a value that is not a finite, non-negative time).
+fn seconds(ms: f64) -> std::time::Duration {
+    std::time::Duration::try_from_secs_f64(ms / 1e3).unwrap_or_default()
 }

@@ -29,6 +29,11 @@ pub struct OffscreenOptions {
     /// Faults to inject, for tests of the fault handling (the CLI reads them from
     /// `TUTTI_FAULT_*`).
     pub faults: Faults,
+    /// Live metrics to feed while the run goes on: frames delivered and failed, stage times,
+    /// frames in flight and pending writes per adapter, retired adapters, and the executor's
+    /// counters (see [`crate::telemetry`]; `tutti render --metrics-addr` serves them to
+    /// Prometheus).
+    pub telemetry: Option<std::sync::Arc<crate::telemetry::Telemetry>>,
 }
 
 /// Faults an offscreen run injects on purpose, to test that it survives them.

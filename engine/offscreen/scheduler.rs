@@ -19,6 +19,7 @@ use crate::jobs::Executor;
 use crate::render::{Pipelines, ReadbackSlot, SceneRenderer, TargetImage};
 use crate::scene::FrameGraph;
 use crate::scene::World;
+use crate::telemetry::Telemetry;
 use crossbeam_channel::{Receiver, Sender};
 use std::collections::VecDeque;
 use std::path::Path;
@@ -197,6 +198,8 @@ pub(crate) struct WorkerConfig<'a> {
     pub encode_panic: Option<u32>,
     /// Encode slots: take one before handing a frame to rayon, give it back when written.
     pub tokens: (&'a Sender<()>, &'a Receiver<()>),
+    /// Live metrics: this worker sets its frames in flight and pending writes.
+    pub telemetry: Option<Arc<Telemetry>>,
 }
 
 /// Avatars per animation job of the frame graph.
@@ -360,6 +363,9 @@ pub(crate) fn device_worker(
                 }
             }
         }
+        if let Some(t) = &cfg.telemetry {
+            t.set_queue_depth(&ctx.label, "frames_in_flight", in_flight.len() as i64);
+        }
         let Some(front) = in_flight.pop_front() else {
             if shared.outstanding.load(Ordering::SeqCst) == 0 {
                 return;
@@ -456,16 +462,23 @@ fn spawn_encode(
         panic_at: cfg.encode_panic,
     };
     let token = cfg.tokens.0.clone();
+    let telemetry = cfg.telemetry.clone();
+    if let Some(t) = &telemetry {
+        t.add_queue_depth(adapter, "pending_writes", 1);
+    }
     cfg.executor.pool().spawn(move || {
         use rayon::prelude::*;
-        // The encode slot goes back however this task ends.
-        struct GiveBack(Sender<()>);
+        // The encode slot (and the pending-writes count) goes back however this task ends.
+        struct GiveBack(Sender<()>, Option<Arc<Telemetry>>, String);
         impl Drop for GiveBack {
             fn drop(&mut self) {
+                if let Some(t) = &self.1 {
+                    t.add_queue_depth(&self.2, "pending_writes", -1);
+                }
                 let _ = self.0.send(());
             }
         }
-        let _slot = GiveBack(token);
+        let _slot = GiveBack(token, telemetry, job.adapter.clone());
         // A panic escaping a rayon task aborts the process: catch it per image and report it as
         // that file's failure (the frame's other files are still written).
         images.into_par_iter().for_each(|img| {
