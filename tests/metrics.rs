@@ -274,6 +274,9 @@ fn render_with_metrics_addr_serves_openmetrics_while_the_batch_runs() {
     .expect("tutti starts");
     let started = Instant::now();
     let mut scrapes: Vec<Vec<Sample>> = Vec::new();
+    // A scrape racing the server's stop at the end of the batch may be refused (tiny_http
+    // answers a request still queued when it closes with a 500); any other must succeed.
+    let mut refused: Option<String> = None;
     let status = loop {
         if let Some(status) = child.try_wait().expect("wait") {
             break status;
@@ -283,7 +286,11 @@ fn render_with_metrics_addr_serves_openmetrics_while_the_batch_runs() {
             "the batch did not end"
         );
         if let Ok((head, body)) = scrape(addr) {
-            assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+            if !head.starts_with("HTTP/1.1 200") {
+                refused = Some(head);
+                continue;
+            }
+            assert!(refused.is_none(), "refused mid-run: {refused:?}");
             let (samples, types) =
                 parse_openmetrics(&body).unwrap_or_else(|e| panic!("{e}\n{body}"));
             assert_eq!(types["tutti_frames_delivered"], "counter");
@@ -413,4 +420,35 @@ fn a_scrape_after_a_library_batch_matches_its_manifest_exactly() {
             .any(|s| s.name == "tutti_jobs_start_latency_p99_seconds" && s.value >= 0.0)
     );
     server.stop();
+}
+
+/// A port in use fails at once, before any adapter is opened, with a message that names the
+/// address and says what to do.
+#[test]
+fn a_metrics_addr_in_use_fails_naming_the_address() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr").to_string();
+    let o = common::tutti(
+        &[
+            "render",
+            "--offscreen",
+            "--frames",
+            "0..2",
+            "--metrics-addr",
+            &addr,
+        ],
+        tmp.path(),
+    );
+    assert!(!o.status.success());
+    let err = common::stderr(&o);
+    assert!(
+        err.contains(&format!("cannot serve metrics on {addr}")),
+        "{err}"
+    );
+    assert!(err.contains("pass another --metrics-addr"), "{err}");
+    assert!(
+        !tmp.path().join("out").exists(),
+        "it rendered before failing"
+    );
 }

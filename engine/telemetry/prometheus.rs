@@ -366,36 +366,43 @@ pub fn serve_prometheus(
     })
 }
 
-/// Answer requests until `stop` is set (and `unblock` wakes the wait).
+/// Answer requests until `stop` is set (and `unblock` wakes the wait), then those already
+/// queued (tiny_http would answer a request dropped unanswered with a 500).
 fn serve(server: &tiny_http::Server, stop: &AtomicBool, registry: &Registry) {
     while !stop.load(Ordering::SeqCst) {
-        let request = match server.recv() {
-            Ok(request) => request,
+        match server.recv() {
+            Ok(request) => answer(request, registry),
             Err(e) => {
                 if !stop.load(Ordering::SeqCst) {
                     tracing::warn!("metrics server: {e}");
                     std::thread::sleep(std::time::Duration::from_millis(10));
                 }
-                continue;
             }
-        };
-        let path = request.url().split('?').next().unwrap_or("");
-        let response = if *request.method() != tiny_http::Method::Get {
-            tiny_http::Response::from_string("only GET is served\n").with_status_code(405)
-        } else if path == "/metrics" {
-            let mut text = String::new();
-            match prometheus_client::encoding::text::encode(&mut text, registry) {
-                Ok(()) => header(tiny_http::Response::from_string(text), CONTENT_TYPE),
-                Err(e) => tiny_http::Response::from_string(format!("cannot encode: {e}\n"))
-                    .with_status_code(500),
-            }
-        } else {
-            tiny_http::Response::from_string("tutti serves its metrics at /metrics\n")
-                .with_status_code(404)
-        };
-        // A scraper that hung up is not our problem.
-        let _ = request.respond(response);
+        }
     }
+    while let Ok(Some(request)) = server.try_recv() {
+        answer(request, registry);
+    }
+}
+
+/// `GET /metrics`: the registry's text; anything else: 404 or 405.
+fn answer(request: tiny_http::Request, registry: &Registry) {
+    let path = request.url().split('?').next().unwrap_or("");
+    let response = if *request.method() != tiny_http::Method::Get {
+        tiny_http::Response::from_string("only GET is served\n").with_status_code(405)
+    } else if path == "/metrics" {
+        let mut text = String::new();
+        match prometheus_client::encoding::text::encode(&mut text, registry) {
+            Ok(()) => header(tiny_http::Response::from_string(text), CONTENT_TYPE),
+            Err(e) => tiny_http::Response::from_string(format!("cannot encode: {e}\n"))
+                .with_status_code(500),
+        }
+    } else {
+        tiny_http::Response::from_string("tutti serves its metrics at /metrics\n")
+            .with_status_code(404)
+    };
+    // A scraper that hung up is not our problem.
+    let _ = request.respond(response);
 }
 
 fn header<R: std::io::Read>(
