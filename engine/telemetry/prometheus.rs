@@ -283,8 +283,9 @@ pub fn encode_text(snapshot: &TelemetrySnapshot) -> String {
     text
 }
 
-/// A running metrics server (see [`serve_prometheus`]). Stopping it (or dropping it) closes the
-/// listening socket and joins its thread.
+/// A running metrics server (see [`serve_prometheus`]). Stopping it (or dropping it) answers
+/// the requests already queued and joins its thread; the listening socket closes just after,
+/// when tiny_http's accept thread wakes (a request that lands in between gets tiny_http's 500).
 pub struct MetricsServer {
     addr: SocketAddr,
     server: Arc<tiny_http::Server>,
@@ -304,7 +305,8 @@ impl MetricsServer {
         self.addr
     }
 
-    /// Stop serving: no request is answered after this returns, and the thread has ended.
+    /// Stop serving: when this returns the serving thread has ended and no more scrapes are
+    /// answered.
     pub fn stop(mut self) {
         self.shutdown();
     }
