@@ -14,11 +14,31 @@ use tutti::{AssetLibrary, GpuContext, default_scene};
 /// tightly packed RGBA8 per target.
 fn host_frame(ctx: &GpuContext, host: &HostRenderer, exec: &Executor, frame: u32) -> Vec<Vec<u8>> {
     let device = &ctx.device;
-    let textures: Vec<(wgpu::Texture, u32, u32)> = host
-        .targets()
+    let textures = target_textures(ctx, host);
+    let views: Vec<wgpu::TextureView> = textures
+        .iter()
+        .map(|t| t.create_view(&Default::default()))
+        .collect();
+    let refs: Vec<&wgpu::TextureView> = views.iter().collect();
+    let prepared = host
+        .prepare(exec, host.world().frame_time(frame))
+        .expect("prepares");
+    let mut encoder = device.create_command_encoder(&Default::default());
+    host.record(&prepared, &mut encoder, &refs)
+        .expect("records");
+    ctx.queue.submit([encoder.finish()]);
+    textures
+        .iter()
+        .map(|t| read_texture(ctx, t, t.width(), t.height()))
+        .collect()
+}
+
+/// One colour texture per target of `host`, sized like it, that can be copied from.
+fn target_textures(ctx: &GpuContext, host: &HostRenderer) -> Vec<wgpu::Texture> {
+    host.targets()
         .iter()
         .map(|t| {
-            let texture = device.create_texture(&wgpu::TextureDescriptor {
+            ctx.device.create_texture(&wgpu::TextureDescriptor {
                 label: Some("test::host_color"),
                 size: wgpu::Extent3d {
                     width: t.width,
@@ -31,25 +51,8 @@ fn host_frame(ctx: &GpuContext, host: &HostRenderer, exec: &Executor, frame: u32
                 format: COLOR_FORMAT,
                 usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
                 view_formats: &[],
-            });
-            (texture, t.width, t.height)
+            })
         })
-        .collect();
-    let views: Vec<wgpu::TextureView> = textures
-        .iter()
-        .map(|t| t.0.create_view(&Default::default()))
-        .collect();
-    let refs: Vec<&wgpu::TextureView> = views.iter().collect();
-    let prepared = host
-        .prepare(exec, host.world().frame_time(frame))
-        .expect("prepares");
-    let mut encoder = device.create_command_encoder(&Default::default());
-    host.record(&prepared, &mut encoder, &refs)
-        .expect("records");
-    ctx.queue.submit([encoder.finish()]);
-    textures
-        .iter()
-        .map(|(t, w, h)| read_texture(ctx, t, *w, *h))
         .collect()
 }
 
@@ -214,26 +217,7 @@ fn live_stats_match_the_blocking_readback_and_follow_the_avatar_count_and_scopes
     )
     .expect("fits");
     let avatars = world.avatars.len() as u32;
-    let textures: Vec<wgpu::Texture> = host
-        .targets()
-        .iter()
-        .map(|t| {
-            ctx.device.create_texture(&wgpu::TextureDescriptor {
-                label: None,
-                size: wgpu::Extent3d {
-                    width: t.width,
-                    height: t.height,
-                    depth_or_array_layers: 1,
-                },
-                mip_level_count: 1,
-                sample_count: 1,
-                dimension: wgpu::TextureDimension::D2,
-                format: COLOR_FORMAT,
-                usage: wgpu::TextureUsages::RENDER_ATTACHMENT,
-                view_formats: &[],
-            })
-        })
-        .collect();
+    let textures = target_textures(&ctx, &host);
     let views: Vec<wgpu::TextureView> = textures
         .iter()
         .map(|t| t.create_view(&Default::default()))

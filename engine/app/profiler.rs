@@ -143,13 +143,7 @@ impl GpuScopes {
         let mut v: Vec<(usize, String, f64)> = self
             .history
             .iter()
-            .map(|(label, (order, times))| {
-                (
-                    *order,
-                    label.clone(),
-                    times.iter().sum::<f64>() / times.len().max(1) as f64,
-                )
-            })
+            .map(|(label, (order, times))| (*order, label.clone(), mean(times)))
             .collect();
         v.sort_by_key(|x| x.0);
         v.into_iter().map(|(_, l, ms)| (l, ms)).collect()
@@ -157,10 +151,12 @@ impl GpuScopes {
 
     /// Mean time of one scope over the last frames, ms.
     pub fn pass_ms(&self, label: &str) -> Option<f64> {
-        self.history
-            .get(label)
-            .map(|(_, t)| t.iter().sum::<f64>() / t.len().max(1) as f64)
+        self.history.get(label).map(|(_, t)| mean(t))
     }
+}
+
+fn mean(times: &[f64]) -> f64 {
+    times.iter().sum::<f64>() / times.len().max(1) as f64
 }
 
 fn collect(

@@ -10,9 +10,9 @@ use super::profiler::GpuScopes;
 use crate::env::EnvironmentFrame;
 use crate::gpu::{GpuContext, encode_texture_copy, padded_row_bytes, read_buffer, unpad_rows};
 use crate::jobs::{Executor, MetricsSnapshot};
-use crate::render::{HostRenderer, LiveStats};
+use crate::render::{HostRenderer, LiveStats, PreparedFrame};
 use crate::scene::{Animation, LoadedScene, World};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use winit::event::{ElementState, MouseButton, MouseScrollDelta, WindowEvent};
@@ -250,30 +250,24 @@ impl SceneWindow {
                 hidden.push(None);
                 continue;
             }
-            let texture = ctx.device.create_texture(&wgpu::TextureDescriptor {
-                label: Some("app::hidden_target"),
-                size: wgpu::Extent3d {
-                    width: w,
-                    height: h,
-                    depth_or_array_layers: 1,
-                },
-                mip_level_count: 1,
-                sample_count: 1,
-                dimension: wgpu::TextureDimension::D2,
-                format: self.config.format,
-                usage: wgpu::TextureUsages::RENDER_ATTACHMENT,
-                view_formats: &[],
-            });
+            let texture = colour_texture(
+                ctx,
+                "app::hidden_target",
+                (w, h),
+                self.config.format,
+                wgpu::TextureUsages::RENDER_ATTACHMENT,
+                &[],
+            );
             hidden.push(Some(HiddenTarget {
                 view: texture.create_view(&Default::default()),
                 _texture: texture,
             }));
         }
-        for (t, &size) in self.target_sizes.clone().iter().enumerate() {
+        for t in 0..self.target_sizes.len() {
             let size = if t == shown {
                 (self.config.width, self.config.height)
             } else {
-                size
+                self.target_sizes[t]
             };
             self.renderer.resize(t, size)?;
         }
@@ -412,36 +406,26 @@ impl SceneWindow {
                 return Ok(result);
             }
         };
-        let view = frame.texture.create_view(&Default::default());
-        let views: Vec<&wgpu::TextureView> = self
-            .hidden
-            .iter()
-            .map(|h| h.as_ref().map_or(&view, |h| &h.view))
-            .collect();
         let mut encoder = ctx
             .device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                 label: Some("app::frame"),
             });
-        self.renderer
-            .record_with(&prepared, &mut encoder, &views, self.scopes.scopes())?;
-        self.stats.encode(&mut encoder, self.renderer.scene());
         self.environment = Some(prepared.environment);
-
-        // The overlay, in its own scope.
         let before = self.controls.clone();
         let overlay = if self.overlay.visible {
             Some(self.prepare_overlay(ctx, &mut encoder, time, jobs))
         } else {
             None
         };
-        if let Some(o) = &overlay {
-            let overlay_view = frame.texture.create_view(&wgpu::TextureViewDescriptor {
-                format: Some(self.overlay_format),
-                ..Default::default()
-            });
-            self.paint_overlay(&mut encoder, &overlay_view, o, true)?;
-        }
+        self.record_into(
+            &mut encoder,
+            &prepared,
+            &frame.texture,
+            overlay.as_ref(),
+            true,
+        )?;
+        self.stats.encode(&mut encoder, self.renderer.scene());
         let capture = match self.screenshot_next.take() {
             None => None,
             Some(path)
@@ -455,31 +439,16 @@ impl SceneWindow {
             // The surface cannot be copied from (GL): draw the same frame once more into a
             // texture that can, and capture that.
             Some(path) => {
-                let texture = ctx.device.create_texture(&wgpu::TextureDescriptor {
-                    label: Some("app::capture"),
-                    size: frame.texture.size(),
-                    mip_level_count: 1,
-                    sample_count: 1,
-                    dimension: wgpu::TextureDimension::D2,
-                    format: self.config.format,
-                    usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
-                    view_formats: &[self.overlay_format],
-                });
-                let capture_view = texture.create_view(&Default::default());
-                let views: Vec<&wgpu::TextureView> = self
-                    .hidden
-                    .iter()
-                    .map(|h| h.as_ref().map_or(&capture_view, |h| &h.view))
-                    .collect();
-                self.renderer
-                    .record_with(&prepared, &mut encoder, &views, None)?;
-                if let Some(o) = &overlay {
-                    let overlay_view = texture.create_view(&wgpu::TextureViewDescriptor {
-                        format: Some(self.overlay_format),
-                        ..Default::default()
-                    });
-                    self.paint_overlay(&mut encoder, &overlay_view, o, false)?;
-                }
+                let size = frame.texture.size();
+                let texture = colour_texture(
+                    ctx,
+                    "app::capture",
+                    (size.width, size.height),
+                    self.config.format,
+                    wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
+                    &[self.overlay_format],
+                );
+                self.record_into(&mut encoder, &prepared, &texture, overlay.as_ref(), false)?;
                 Some(Capture::encode(ctx, &mut encoder, &texture, path)?)
             }
         };
@@ -521,6 +490,36 @@ impl SceneWindow {
         }
         result.profile = self.apply_controls(ctx, &before)?;
         Ok(result)
+    }
+
+    /// Record the scene into `texture` (its shown target; the others into their own textures)
+    /// and paint the overlay over it. `timed`: inside the GPU scopes (the presented frame;
+    /// a screenshot's second drawing is not timed).
+    fn record_into(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        prepared: &PreparedFrame,
+        texture: &wgpu::Texture,
+        overlay: Option<&OverlayPaint>,
+        timed: bool,
+    ) -> Result<(), AppError> {
+        let view = texture.create_view(&Default::default());
+        let views: Vec<&wgpu::TextureView> = self
+            .hidden
+            .iter()
+            .map(|h| h.as_ref().map_or(&view, |h| &h.view))
+            .collect();
+        let scopes = self.scopes.scopes().filter(|_| timed);
+        self.renderer
+            .record_with(prepared, encoder, &views, scopes)?;
+        if let Some(o) = overlay {
+            let overlay_view = texture.create_view(&wgpu::TextureViewDescriptor {
+                format: Some(self.overlay_format),
+                ..Default::default()
+            });
+            self.paint_overlay(encoder, &overlay_view, o, timed)?;
+        }
+        Ok(())
     }
 
     /// Run the overlay's UI for this frame and upload what it draws.
@@ -810,13 +809,33 @@ impl Capture {
         for px in rgba.chunks_exact_mut(4) {
             px[3] = 255;
         }
-        write_png(&self.path, self.width, self.height, &rgba).map_err(fail)?;
+        crate::offscreen::write_png_atomic(&self.path, self.width, self.height, &rgba)
+            .map_err(|e| fail(e.to_string()))?;
         Ok(self.path)
     }
 }
 
-/// Write an RGBA image as PNG, atomically (no partial file).
-fn write_png(path: &Path, width: u32, height: u32, rgba: &[u8]) -> Result<(), String> {
-    let png = crate::offscreen::encode_png(width, height, rgba)?;
-    crate::offscreen::write_atomic(path, &png).map_err(|e| e.to_string())
+/// A 2D colour texture of one window (a hidden target, a screenshot's capture).
+fn colour_texture(
+    ctx: &GpuContext,
+    label: &str,
+    (width, height): (u32, u32),
+    format: wgpu::TextureFormat,
+    usage: wgpu::TextureUsages,
+    view_formats: &[wgpu::TextureFormat],
+) -> wgpu::Texture {
+    ctx.device.create_texture(&wgpu::TextureDescriptor {
+        label: Some(label),
+        size: wgpu::Extent3d {
+            width,
+            height,
+            depth_or_array_layers: 1,
+        },
+        mip_level_count: 1,
+        sample_count: 1,
+        dimension: wgpu::TextureDimension::D2,
+        format,
+        usage,
+        view_formats,
+    })
 }
